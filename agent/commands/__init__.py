@@ -1,0 +1,1 @@
+"""Sub-commands of `agent`: each module adds its parser and its `run(args) -> exit status`."""

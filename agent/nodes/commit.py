@@ -1,0 +1,31 @@
+"""Node: write checked definitions to the store (never overwriting), or say what would be."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langgraph.runtime import Runtime
+
+from agent.context import AgentContext
+from agent.state import ExtractionState
+from tools.dedup_store import DefinitionStore
+
+
+def commit_definitions(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
+    request = state.request
+    store = DefinitionStore(Path(request.output_root))
+    tasks = []
+    for task in state.tasks:
+        if task.status not in ("passed", "unchecked", "exists"):
+            tasks.append(task)
+            continue
+        if request.dry_run:
+            tasks.append(task.model_copy(update={"decision": store.decide(task.definition)}))
+            continue
+        # Decide again at commit time: another run may have written since the dedup node.
+        decision = store.commit(task.definition, merge_tags=request.deduplicate)
+        tasks.append(task.model_copy(update={"decision": decision, "status": "committed"}))
+    if not request.dry_run:
+        written = sum(1 for t in tasks if t.status == "committed" and t.decision and (t.decision.action in ("new", "conflict") or t.decision.added_tags))
+        runtime.context.progress.stage("commit", f"{written} files written under {store.definitions_dir}")
+    return {"tasks": tasks}

@@ -1,0 +1,56 @@
+"""Reference code runs in a subprocess with a timeout, a memory cap and no file writes."""
+
+import time
+
+from tools.verification.reference_check import check_references
+from tools.verification.sandbox import SandboxLimits
+
+
+def toy(name, body):
+    return {
+        "name": name,
+        "op_type": "toy",
+        "axes": {"n": {"type": "var"}, "d": {"type": "const", "value": 8}},
+        "inputs": {"x": {"shape": ["n", "d"], "dtype": "float32"}},
+        "outputs": {"y": {"shape": ["n", "d"], "dtype": "float32"}},
+        "reference": "import torch\n\ndef run(x):\n" + "".join(f"    {line}\n" for line in body.splitlines()),
+    }
+
+
+LIMITS = SandboxLimits(timeout_s=5, memory_bytes=4 * 1024**3)
+
+
+def test_a_good_reference_passes_and_a_wrong_shape_fails():
+    results = check_references([toy("good", "return x * 2"), toy("bad_shape", "return x[:, :4]")], limits=LIMITS)
+    assert results["good"].passed
+    assert not results["bad_shape"].passed and "shape" in results["bad_shape"].error
+
+
+def test_a_hanging_reference_times_out_and_the_rest_still_run():
+    started = time.monotonic()
+    results = check_references([toy("hangs", "while True:\n    pass"), toy("after", "return x + 1")], limits=LIMITS)
+    assert not results["hangs"].passed and "timed out" in results["hangs"].error
+    assert results["after"].passed
+    assert time.monotonic() - started < 60
+
+
+def test_writing_a_file_is_refused():
+    results = check_references([toy("writes", "open('leak.txt', 'w').write('x' * 10)\nreturn x")], limits=LIMITS)
+    assert not results["writes"].passed
+    assert "write" in results["writes"].error.lower() or "File too large" in results["writes"].error
+
+
+def test_runaway_allocation_hits_the_memory_cap():
+    results = check_references([toy("hog", "big = torch.empty(64 * 1024**3, dtype=torch.uint8)\nbig.fill_(1)\nreturn x")], limits=LIMITS)
+    assert not results["hog"].passed
+    assert "memory" in results["hog"].error.lower() or "alloc" in results["hog"].error.lower()
+
+
+def test_nan_outputs_and_nondeterminism_fail():
+    results = check_references(
+        [toy("nan", "return x * float('nan')"), toy("random", "return x + torch.rand(x.shape) * torch.randint(0, 1000, (1,)).item()")],
+        limits=LIMITS,
+    )
+    assert "non-finite" in results["nan"].error
+    # torch is seeded identically before both runs, so the same draws repeat: deterministic.
+    assert results["random"].passed

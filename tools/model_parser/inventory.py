@@ -1,0 +1,309 @@
+"""The inventory of a model: every layer component SGLang builds, with its parameters.
+
+`parse_model` interprets the model's entry class (see `interpreter`) and flattens the
+resulting module tree into `Component`s: one per distinct (module path, layer kind,
+parameters), with the decoder-layer indices it appears in. Parameters keep both their
+value and the config expression they were computed from. Modules the parser does not
+understand become `UnknownComponent`s with their location; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tools.model_parser.interpreter import ModelInterpreter
+from tools.model_parser.runtime import ParallelProfile
+from tools.model_parser.source_index import SourceIndex
+from tools.model_parser.values import (
+    Choice,
+    ClassValue,
+    ConfigObject,
+    Instance,
+    LayerList,
+    Leaf,
+    Location,
+    Sym,
+    TensorValue,
+    Unknown,
+    expr_of,
+    unwrap,
+)
+
+
+class SourceSpan(BaseModel):
+    """Lines of an SGLang source file, e.g. `sglang/srt/models/llama.py:207-214`."""
+
+    file: str
+    start_line: int
+    end_line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.start_line}-{self.end_line}"
+
+
+class ParamValue(BaseModel):
+    """A constructor argument: its resolved value and the expression it came from."""
+
+    value: Any = None
+    """The value for this config and profile (JSON-compatible); None when unknown."""
+    expr: str | None = None
+    """The expression over config fields and the parallel profile, when traceable."""
+    unknown: bool = False
+    """True when the parser could not resolve the value."""
+    options: list[Any] | None = None
+    """Alternative values when the argument depends on a runtime switch."""
+
+
+class Component(BaseModel):
+    """One SGLang layer the model builds (a kernel boundary)."""
+
+    path: str
+    """Module path with decoder-layer indices as `*`, e.g. `model.layers.*.self_attn.attn`."""
+    kind: str
+    """Layer kind from the catalog, e.g. `attention.radix`, `norm.rmsnorm`, `linear.qkv`."""
+    class_name: str
+    """The SGLang class (or factory) that builds it, e.g. `RadixAttention`."""
+    owner_class: str
+    """The model class whose `__init__` builds it, e.g. `LlamaAttention`."""
+    parent_role: str
+    """`decoder_layer` (direct child of a decoder layer), `model` (the model or the module
+    holding the decoder stack), or `nested` (inside attention, MLP, MoE blocks)."""
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    layers: list[int] = Field(default_factory=list)
+    """Decoder-layer indices it appears in; empty outside the decoder stack."""
+    location: SourceSpan | None = None
+    """Where it is constructed."""
+    conditions: list[str] = Field(default_factory=list)
+    """Runtime conditions (unresolved by the parser) under which it is built."""
+    quantized: bool = False
+    """True when the layer receives the checkpoint's quantization config (its weights are
+    stored quantized, e.g. DeepSeek V3's fp8 block-scaled linears)."""
+
+    def value(self, name: str, default: Any = None) -> Any:
+        param = self.params.get(name)
+        return default if param is None or param.unknown else param.value
+
+
+class UnknownComponent(BaseModel):
+    """A module the parser cannot map to a kernel: reported, for the LLM stage."""
+
+    path: str
+    class_name: str
+    owner_class: str
+    reason: str
+    layers: list[int] = Field(default_factory=list)
+    location: SourceSpan | None = None
+
+
+class Inventory(BaseModel):
+    """Everything `parse_model` found in one model for one config and profile."""
+
+    model_file: str
+    entry_class: str
+    sglang_version: str
+    tp: int
+    ep: int
+    num_layers: int
+    """Length of the decoder stack."""
+    layer_classes: list[str] = Field(default_factory=list)
+    """Class name of each decoder layer, by index (hybrid models mix classes)."""
+    components: list[Component] = Field(default_factory=list)
+    unknown: list[UnknownComponent] = Field(default_factory=list)
+    diagnostics: list[str] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list)
+    """Constructors that raise for this config and profile: the model cannot be served so."""
+
+    def of_kind(self, prefix: str) -> list[Component]:
+        return [c for c in self.components if c.kind == prefix or c.kind.startswith(prefix + ".")]
+
+
+def parse_model(
+    index: SourceIndex,
+    module: str,
+    class_name: str,
+    config: dict[str, Any],
+    profile: ParallelProfile,
+) -> Inventory:
+    """Interpret `module.class_name` for `config` at `profile` and list its components."""
+    interpreter = ModelInterpreter(index, config, profile)
+    entry = interpreter.find_class(module, class_name)
+    if entry is None:
+        from tools.errors import SourceParseError
+
+        raise SourceParseError(f"{class_name} is not defined in {module} (SGLang {index.source.version}).")
+    root = interpreter.build(entry)
+    walker = _Walker()
+    walker.visit(root, "", parent=None, role="model", layer=None, owner=entry)
+    parsed = index.module(module)
+    return Inventory(
+        model_file=parsed.relpath if parsed else module,
+        entry_class=class_name,
+        sglang_version=index.source.version,
+        tp=profile.tp,
+        ep=profile.ep,
+        num_layers=walker.num_layers,
+        layer_classes=walker.layer_classes,
+        components=list(walker.components.values()),
+        unknown=list(walker.unknown.values()),
+        diagnostics=[f"{d.location}: {d.message}" if d.location else d.message for d in interpreter.diagnostics],
+        failures=list(dict.fromkeys(f"{d.location}: {d.message}" if d.location else d.message for d in interpreter.failures)),
+    )
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.components: dict[tuple, Component] = {}
+        self.unknown: dict[tuple, UnknownComponent] = {}
+        self.num_layers = 0
+        self.layer_classes: list[str] = []
+        self._decoder_stack: LayerList | None = None
+        self._visited: set[int] = set()
+
+    def visit(self, value: Any, path: str, *, parent: Instance | None, role: str, layer: int | None, owner: ClassValue | None) -> None:
+        if isinstance(value, Choice):
+            for option in value.options:
+                self.visit(option, path, parent=parent, role=role, layer=layer, owner=owner)
+        elif isinstance(value, Leaf):
+            if id(value) in self._visited:
+                return  # the same layer referenced again (e.g. by a stage-boundary object)
+            self._visited.add(id(value))
+            self._leaf(value, path, role=role, layer=layer, owner=owner)
+        elif isinstance(value, Instance):
+            if id(value) in self._visited:
+                return  # an alias such as `self.lm_head = self.model.embed_tokens`
+            self._visited.add(id(value))
+            self._instance(value, path, role=role, layer=layer)
+        elif isinstance(value, LayerList):
+            self._layer_list(value, path, parent=parent, role=role, layer=layer, owner=owner)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, (Instance, Leaf, LayerList, Choice)):
+                    self.visit(item, f"{path}.{i}" if path else str(i), parent=parent, role=role, layer=layer, owner=owner)
+
+    def _instance(self, inst: Instance, path: str, *, role: str, layer: int | None) -> None:
+        holds_stack = any(isinstance(v, LayerList) or (isinstance(v, tuple) and any(isinstance(x, LayerList) for x in v)) for v in inst.attrs.values())
+        for name, child in inst.attrs.items():
+            child_path = f"{path}.{name}" if path else name
+            child_role = "model" if (role == "model" and (holds_stack or not path)) else ("decoder_layer" if role == "layer" else "nested")
+            if name == "weight" and isinstance(child, TensorValue) and len(child.shape) == 2:
+                self._parameter_linear(inst, child, child_path, layer=layer)
+                continue
+            self.visit(child, child_path, parent=inst, role=child_role, layer=layer, owner=inst.cls)
+
+    def _layer_list(self, stack: LayerList, path: str, *, parent, role: str, layer: int | None, owner) -> None:
+        is_decoder_stack = self._decoder_stack is None and any(isinstance(x, Instance) for x in stack.layers)
+        if is_decoder_stack:
+            self._decoder_stack = stack
+            self.num_layers = len(stack.layers)
+            self.layer_classes = [x.cls.name if isinstance(x, Instance) else type(x).__name__ for x in stack.layers]
+        for i, item in enumerate(stack.layers):
+            item_layer = i if is_decoder_stack else layer
+            item_role = "layer" if is_decoder_stack else "nested"
+            self.visit(item, f"{path}.*", parent=parent, role=item_role, layer=item_layer, owner=owner)
+
+    def _leaf(self, leaf: Leaf, path: str, *, role: str, layer: int | None, owner: ClassValue | None) -> None:
+        span = _span(leaf.location)
+        owner_name = owner.name if owner else ""
+        if leaf.kind == "unknown":
+            key = (path, leaf.class_name)
+            entry = self.unknown.get(key)
+            if entry is None:
+                entry = UnknownComponent(
+                    path=path,
+                    class_name=leaf.class_name,
+                    owner_class=owner_name,
+                    reason=f"{leaf.class_name} is a torch module from outside the model files that the parser has no kernel mapping for",
+                    location=span,
+                )
+                self.unknown[key] = entry
+            if layer is not None and layer not in entry.layers:
+                entry.layers.append(layer)
+            return
+        params = {name: _param(value) for name, value in leaf.params.items() if _keep_param(name, value)}
+        quant = leaf.params.get("quant_config")
+        self._add(Component(
+            path=path,
+            kind=leaf.kind,
+            class_name=leaf.class_name,
+            owner_class=owner_name,
+            parent_role=role if role != "layer" else "decoder_layer",
+            params=params,
+            location=span,
+            conditions=list(leaf.conditions),
+            quantized=quant is not None and not (isinstance(quant, Choice) and None in quant.options),
+        ), layer)
+
+    def _parameter_linear(self, inst: Instance, tensor: TensorValue, path: str, *, layer: int | None) -> None:
+        out_features, in_features = tensor.shape
+        self._add(Component(
+            path=path,
+            kind="linear.parameter",
+            class_name="nn.Parameter",
+            owner_class=inst.cls.name,
+            parent_role="nested",
+            params={"output_size": _param(out_features), "input_size": _param(in_features), "dtype": _param(tensor.dtype)},
+            location=_span(inst.location),
+            conditions=list(inst.conditions),
+        ), layer)
+
+    def _add(self, component: Component, layer: int | None) -> None:
+        key = (
+            component.path,
+            component.kind,
+            component.class_name,
+            tuple(sorted((k, repr(v.value), v.unknown) for k, v in component.params.items())),
+            tuple(component.conditions),
+        )
+        existing = self.components.get(key)
+        if existing is None:
+            self.components[key] = existing = component
+        if layer is not None and layer not in existing.layers:
+            existing.layers.append(layer)
+
+
+_SKIPPED_PARAMS = {"prefix", "quant_config", "config", "args", "kwargs", "alt_stream", "params_dtype", "layer_id", "layer_idx"}
+
+
+def _keep_param(name: str, value: Any) -> bool:
+    return name not in _SKIPPED_PARAMS and not isinstance(value, (ConfigObject, ClassValue))
+
+
+def _param(value: Any) -> ParamValue:
+    if isinstance(value, Choice):
+        options = [_json(unwrap(o)) for o in value.options]
+        return ParamValue(value=None, expr=" | ".join(filter(None, (expr_of(o) for o in value.options))) or None, unknown=True, options=options)
+    if isinstance(value, Unknown):
+        return ParamValue(value=None, expr=value.reason, unknown=True)
+    if isinstance(value, TensorValue):
+        return ParamValue(value=f"tensor{tuple(_json(unwrap(d)) for d in value.shape)}", expr=None)
+    if isinstance(value, (list, tuple)):
+        items = [_param(v) for v in value]
+        exprs = [i.expr or repr(i.value) for i in items]
+        return ParamValue(value=[i.value for i in items], expr="[" + ", ".join(exprs) + "]" if any(isinstance(v, Sym) for v in value) else None, unknown=any(i.unknown for i in items))
+    raw = unwrap(value)
+    return ParamValue(value=_json(raw), expr=value.expr if isinstance(value, Sym) else None)
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json(unwrap(v)) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json(unwrap(v)) for k, v in value.items() if _json_safe(unwrap(v))}
+    if isinstance(value, (Instance, Leaf)):
+        return f"<{type(value).__name__.lower()} {getattr(value, 'class_name', None) or value.cls.name}>"
+    return re.sub(r"\s+", " ", repr(value))[:80]
+
+
+def _json_safe(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, list, tuple, dict))
+
+
+def _span(location: Location | None) -> SourceSpan | None:
+    if location is None:
+        return None
+    return SourceSpan(file=location.file, start_line=location.start_line, end_line=location.end_line)

@@ -1,0 +1,84 @@
+"""SGLang layer classes the parser treats as kernel boundaries, and helpers it skips.
+
+A model file builds its modules from SGLang's layer library (`sglang/srt/layers/`).
+The interpreter walks model classes, and stops at the classes listed here: each is a
+leaf of the module tree with a `kind` the kernel planner knows. Constructor arguments
+are bound with the class's own signature read from the SGLang sources; the fallback
+parameter names here are used only when that source is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LeafSpec:
+    kind: str
+    fallback_params: tuple[str, ...]
+
+
+LEAF_CLASSES: dict[str, LeafSpec] = {
+    # normalisation
+    "RMSNorm": LeafSpec("norm.rmsnorm", ("hidden_size", "eps")),
+    "GemmaRMSNorm": LeafSpec("norm.gemma_rmsnorm", ("hidden_size", "eps")),
+    "Gemma3RMSNorm": LeafSpec("norm.gemma_rmsnorm", ("dim", "eps")),
+    "LayerNorm": LeafSpec("norm.layernorm", ("hidden_size", "eps")),
+    # attention
+    "RadixAttention": LeafSpec(
+        "attention.radix",
+        ("num_heads", "head_dim", "scaling", "num_kv_heads", "layer_id", "logit_cap", "v_head_dim", "sliding_window_size"),
+    ),
+    "RadixLinearAttention": LeafSpec("attention.linear", ()),
+    # linear layers
+    "QKVParallelLinear": LeafSpec(
+        "linear.qkv", ("hidden_size", "head_size", "total_num_heads", "total_num_kv_heads", "bias")
+    ),
+    "MergedColumnParallelLinear": LeafSpec("linear.merged_column", ("input_size", "output_sizes", "bias")),
+    "ColumnParallelLinear": LeafSpec("linear.column", ("input_size", "output_size", "bias")),
+    "RowParallelLinear": LeafSpec("linear.row", ("input_size", "output_size", "bias")),
+    "ReplicatedLinear": LeafSpec("linear.replicated", ("input_size", "output_size", "bias")),
+    # vocabulary
+    "VocabParallelEmbedding": LeafSpec("embedding", ("num_embeddings", "embedding_dim")),
+    "ParallelLMHead": LeafSpec("lm_head", ("num_embeddings", "embedding_dim")),
+    "LogitsProcessor": LeafSpec("logits", ("config",)),
+    # mixture of experts
+    "FusedMoE": LeafSpec("moe.experts", ("num_experts", "hidden_size", "intermediate_size", "layer_id", "top_k")),
+    "DeepEPMoE": LeafSpec("moe.experts", ("num_experts", "top_k", "hidden_size", "intermediate_size")),
+    "TopK": LeafSpec("moe.topk", ("top_k",)),
+    # activations (fused into GEMM epilogues or tiny elementwise kernels)
+    "SiluAndMul": LeafSpec("activation", ()),
+    "GeluAndMul": LeafSpec("activation", ()),
+}
+
+# Functions that build a leaf rather than a class (`get_rope(...)` returns a rotary module).
+LEAF_FACTORIES: dict[str, LeafSpec] = {
+    "get_rope": LeafSpec(
+        "rope", ("head_size", "rotary_dim", "max_position", "base", "is_neox_style", "rope_scaling", "dtype")
+    ),
+    "get_rope_wrapper": LeafSpec(
+        "rope", ("head_size", "rotary_dim", "max_position", "base", "is_neox_style", "rope_scaling", "dtype")
+    ),
+}
+
+# Builders of decoder-layer stacks: the interpreter calls the layer function per index.
+LAYER_LIST_FACTORIES = frozenset({"make_layers", "make_pp_layers"})
+
+# Modules that carry no kernel of their own (placeholders, wrappers around modules the
+# parser already sees, pooling heads): built silently, never reported as unknown.
+SILENT_CLASSES = frozenset(
+    {
+        "PPMissingLayer",
+        "Pooler",
+        "DualGemm",
+        "DenseSiluAndMulQuant",
+        "LazyValue",
+        "AuxHiddenStateList",
+        "Identity",
+        "Dropout",
+        "EmbeddingPoolerOutput",
+    }
+)
+
+# Base classes that make a class a torch module (and so possibly a kernel we miss).
+MODULE_BASES = frozenset({"Module", "CustomOp", "MultiPlatformOp", "BaseFusedOp", "PPMissingLayer", "ModuleList"})

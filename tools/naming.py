@@ -1,0 +1,74 @@
+"""Definition names, op types and tags, following the flashinfer-trace dataset.
+
+FlashInfer's trace templates name a definition from their prefix and const axes
+(`gqa_ragged_h32_kv8_d128`); the dataset uses longer names that say the stage and mask
+(`gqa_ragged_prefill_causal_h32_kv8_d128`). `dataset_name` maps one onto the other.
+"""
+
+from __future__ import annotations
+
+import re
+
+# (template-name pattern, dataset-name replacement), tried in order; first match wins.
+_RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^gqa_ragged_(h\d+_kv\d+_d\d+)$"), r"gqa_ragged_prefill_causal_\1"),
+    (re.compile(r"^gqa_paged_prefill_(h\d+_kv\d+_d\d+_ps\d+)$"), r"gqa_paged_prefill_causal_\1"),
+    (re.compile(r"^mla_paged_prefill_(h\d+_ckv\d+_kpe\d+_ps\d+)$"), r"mla_paged_prefill_causal_\1"),
+    (re.compile(r"^top_k_top_p_sampling_(v\d+)$"), r"top_k_top_p_sampling_from_probs_\1"),
+    (re.compile(r"^top_k_sampling_(v\d+)$"), r"top_k_sampling_from_probs_\1"),
+    (re.compile(r"^top_p_sampling_(v\d+)$"), r"top_p_sampling_from_probs_\1"),
+    (re.compile(r"^gemm_bf16_N(\d+)_K(\d+)$"), r"gemm_n\1_k\2"),
+)
+
+# Template op types whose dataset directory differs.
+_OP_TYPES = {"gemm_bf16": "gemm"}
+
+
+def dataset_name(template_name: str) -> str:
+    """The dataset's name for a definition the trace template named `template_name`."""
+    for pattern, replacement in _RENAMES:
+        if pattern.match(template_name):
+            return pattern.sub(replacement, template_name)
+    return template_name
+
+
+def dataset_op_type(template_op_type: str) -> str:
+    return _OP_TYPES.get(template_op_type, template_op_type)
+
+
+def versioned_name(name: str, version: int) -> str:
+    """The name for the `version`-th definition that conflicts with an existing `name`."""
+    return f"{name}_v{version}" if version > 1 else name
+
+
+# Tag prefixes the agent owns: set from the extraction context, never from a template.
+STATUS_TAG_PREFIX = "status:"
+MODEL_TAG_PREFIX = "model:"
+
+
+def model_tag(slug: str) -> str:
+    return f"{MODEL_TAG_PREFIX}{slug}"
+
+
+def tp_tag(tp: int) -> str:
+    return f"tp:{tp}"
+
+
+def ep_tag(ep: int) -> str:
+    return f"ep:{ep}"
+
+
+def stage_tag(stage: str) -> str:
+    return f"stage:{stage}"
+
+
+def quantization_tag(scheme: str) -> str:
+    return f"quantization:{scheme}"
+
+
+def sglang_tag(version: str) -> str:
+    return f"sglang:{version}"
+
+
+def status_tag(status: str) -> str:
+    return f"{STATUS_TAG_PREFIX}{status}"
