@@ -11,6 +11,7 @@ an `if` on an unknown explores both branches and merges what each assigned into 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -31,6 +32,7 @@ from tools.model_parser.values import (
     Choice,
     ClassValue,
     ConfigObject,
+    EnumMember,
     External,
     FunctionValue,
     Instance,
@@ -131,6 +133,7 @@ class ModelInterpreter:
         self._steps = 0
         self._depth = 0
         self._builtins = self._make_builtins()
+        self.config.schema = self._config_schema(config.get("model_type"))
 
     # ------------------------------------------------------------------ entry points
 
@@ -150,6 +153,42 @@ class ModelInterpreter:
         instance = self._instantiate(entry, [], {"config": self.config, "quant_config": quant_config, "prefix": ""}, frame, entry.node)
         assert isinstance(instance, Instance)
         return instance
+
+    def _config_schema(self, model_type: Any) -> ClassValue | None:
+        """SGLang's config class for `model_type` (in sglang/srt/configs/), if any."""
+        if not isinstance(model_type, str):
+            return None
+        configs_dir = self.index.source.package_dir / "srt" / "configs"
+        pattern = re.compile(r"^\s+model_type\s*=\s*[\"']" + re.escape(model_type) + r"[\"']", re.M)
+        for path in sorted(configs_dir.glob("*.py")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            match = pattern.search(text)
+            if not match:
+                continue
+            class_name = re.findall(r"^class (\w+)", text[: match.start()], re.M)
+            if class_name:
+                value = self.find_class(f"sglang.srt.configs.{path.stem}", class_name[-1])
+                if value is not None:
+                    return value
+        return None
+
+    def _config_fallback(self, config: ConfigObject, name: str, frame: Frame) -> Any:
+        """A field config.json lacks: from SGLang's config class, else transformers' defaults."""
+        schema = config.schema
+        if schema is not None:
+            owner, member = self.lookup_class_attr(schema, name)
+            if member is not None and owner is not None:
+                value = self._member_value(owner, member, config, name)
+                if not isinstance(value, Unknown):
+                    return value
+            _, init = self.lookup_class_attr(schema, "__init__")
+            if isinstance(init, cst.FunctionDef):
+                for param in list(init.params.params) + list(init.params.kwonly_params):
+                    if param.name.value == name and param.default is not None:
+                        return self._safe_eval(param.default, Frame(module=self._module_of(schema), locals={}))
+        if name in CONFIG_DEFAULTS:
+            return CONFIG_DEFAULTS[name]
+        return Unknown(f"{config.path}.{name} (not in config)")
 
     def _diagnose(self, message: str, location: Location | None) -> None:
         key = (message, str(location))
@@ -280,8 +319,9 @@ class ModelInterpreter:
             if "classmethod" in decorators:
                 bound = obj.cls if isinstance(obj, Instance) else obj
                 return FunctionValue(name, owner.module, member, owner=owner, bound_self=bound, kind="classmethod")
-            fn = FunctionValue(name, owner.module, member, owner=owner, bound_self=obj if isinstance(obj, Instance) else None, kind="method")
-            if decorators & {"property", "cached_property", "functools.cached_property"} and isinstance(obj, Instance):
+            bound = obj if isinstance(obj, (Instance, ConfigObject)) else None
+            fn = FunctionValue(name, owner.module, member, owner=owner, bound_self=bound, kind="method")
+            if decorators & {"property", "cached_property", "functools.cached_property"} and bound is not None:
                 return self._call_function(fn, [], {}, Frame(module=module, locals={}), member)
             return fn
         if isinstance(member, cst.ClassDef):
@@ -289,7 +329,11 @@ class ModelInterpreter:
         value_node = member.value if isinstance(member, (cst.Assign, cst.AnnAssign)) else None
         if value_node is None:
             return Unknown(f"class attribute {name}")
-        return self._safe_eval(value_node, Frame(module=module, locals={}, cls=owner))
+        value = self._safe_eval(value_node, Frame(module=module, locals={}, cls=owner))
+        enum_kind = self._enum_kind(owner)
+        if enum_kind is not None and not name.startswith("_") and not isinstance(value, (FunctionValue, ClassValue)):
+            return EnumMember(enum=owner.name, name=name, value=value, mixin=enum_kind == "mixin")
+        return value
 
     def _instantiate(self, cls: ClassValue, args: list[Any], kwargs: dict[str, Any], frame: Frame, node: cst.CSTNode) -> Any:
         location = frame.module.location(node)
@@ -306,12 +350,38 @@ class ModelInterpreter:
                 return self._dataclass_instance(cls, args, kwargs, frame, location)
         # Model classes, and plain (non-module) helper classes from anywhere in SGLang,
         # are built by interpreting their __init__.
+        torch_base = self._torch_leaf_base(cls)
+        if torch_base is not None:
+            kind, fallback = _TORCH_LEAVES[torch_base]
+            return self._make_leaf(cls.name, layer_catalog.LeafSpec(kind, fallback), cls, args, kwargs, frame, location)
         instance = Instance(cls=cls, location=location, conditions=conditions)
         owner, init = self.lookup_class_attr(cls, "__init__")
         if isinstance(init, cst.FunctionDef) and owner is not None:
             fn = FunctionValue("__init__", owner.module, init, owner=owner, bound_self=instance, kind="method")
             self._call_function(fn, args, kwargs, frame, node, on_raise=self.failures)
         return instance
+
+    def _torch_leaf_base(self, cls: ClassValue) -> str | None:
+        """'Embedding'/'Linear'/'LayerNorm' when a model class subclasses that torch module."""
+        for klass in self.mro(cls):
+            for base in klass.bases:
+                if isinstance(base, External) and base.qualname.startswith(("torch.nn.", "nn.")):
+                    short = base.qualname.rsplit(".", 1)[-1]
+                    if short in _TORCH_LEAVES:
+                        return short
+        return None
+
+    def _enum_kind(self, cls: ClassValue) -> str | None:
+        """'plain' for enum.Enum subclasses, 'mixin' for IntEnum/StrEnum/(str, Enum); else None."""
+        names = set()
+        for klass in self.mro(cls):
+            for base in klass.bases:
+                names.add(base.qualname.rsplit(".", 1)[-1] if isinstance(base, External) else getattr(base, "name", ""))
+                if isinstance(base, Builtin) and base.pytype in (int, str):
+                    names.add("mixin")
+        if not names & {"Enum", "IntEnum", "StrEnum", "IntFlag", "Flag"}:
+            return None
+        return "mixin" if names & {"IntEnum", "StrEnum", "IntFlag", "mixin"} else "plain"
 
     def _is_dataclass(self, cls: ClassValue) -> bool:
         return any(_decorator_name(d).split(".")[-1] == "dataclass" for d in cls.node.decorators)
@@ -531,6 +601,14 @@ class ModelInterpreter:
     def _call_external(self, callee: External, args, kwargs, frame: Frame, node) -> Any:
         name = callee.qualname
         short = name.rsplit(".", 1)[-1]
+        if name.startswith(("torch.nn.", "nn.")) and short in _TORCH_LEAVES:
+            kind, params = _TORCH_LEAVES[short]
+            bound = dict(zip(params, args))
+            bound.update(kwargs)
+            return Leaf(kind=kind, class_name=f"nn.{short}", params=bound, location=frame.module.location(node), conditions=tuple(frame.conditions))
+        if name.startswith(("torch.nn.", "nn.")) and short[:1].isupper() and short not in _TORCH_CONTAINERS:
+            # A torch module the parser has no kernel mapping for: report it, never drop it.
+            return Leaf(kind="unknown", class_name=f"nn.{short}", params={}, location=frame.module.location(node), conditions=tuple(frame.conditions))
         if short in ("ModuleList", "Sequential"):
             items = list(args[0]) if args and isinstance(args[0], (list, tuple)) else list(args)
             return LayerList(layers=items, location=frame.module.location(node))
@@ -833,6 +911,12 @@ class ModelInterpreter:
             return make_choice([self.get_attr(o, name, frame) for o in obj.options])
         if isinstance(obj, Unknown):
             return Unknown(f"{obj.reason}.{name}")
+        if isinstance(obj, EnumMember):
+            if name == "value":
+                return obj.value
+            if name == "name":
+                return obj.name
+            return Unknown(f"{obj!r}.{name}")
         if isinstance(obj, ConfigObject):
             if obj.has(name):
                 return obj.get(name)
@@ -841,9 +925,7 @@ class ModelInterpreter:
                 return Builtin("get_text_config", lambda *_a, **_k: sub)
             if name in ("to_dict",):
                 return Builtin("to_dict", lambda *_a, **_k: dict(obj.data))
-            if name in CONFIG_DEFAULTS:
-                return CONFIG_DEFAULTS[name]
-            return Unknown(f"{obj.path}.{name} (not in config)")
+            return self._config_fallback(obj, name, frame)
         if isinstance(obj, Instance):
             if name in obj.attrs:
                 return obj.attrs[name]
@@ -1167,7 +1249,8 @@ class ModelInterpreter:
         if not isinstance(raw, str):
             return Unknown("getattr with unknown name")
         if isinstance(obj, ConfigObject) and not obj.has(raw):
-            return default[0] if default else CONFIG_DEFAULTS.get(raw, Unknown(f"{obj.path}.{raw} (not in config)"))
+            value = self._config_fallback(obj, raw, frame)
+            return default[0] if default and isinstance(value, Unknown) else value
         if isinstance(obj, Instance) and raw not in obj.attrs and default:
             owner, member = self.lookup_class_attr(obj.cls, raw)
             if member is None:
@@ -1261,6 +1344,14 @@ _CMP_OPS = {
 }
 
 _TENSOR_FACTORIES = frozenset({"empty", "zeros", "ones", "randn", "rand", "full"})
+
+# torch.nn modules that are kernel boundaries, with their positional parameter names.
+_TORCH_LEAVES = {
+    "Linear": ("linear.torch", ("input_size", "output_size", "bias")),
+    "Embedding": ("embedding", ("num_embeddings", "embedding_dim")),
+    "LayerNorm": ("norm.layernorm", ("hidden_size", "eps")),
+}
+_TORCH_CONTAINERS = frozenset({"ModuleList", "Sequential", "ModuleDict", "Module", "Parameter", "ParameterList", "Identity", "Dropout"})
 
 _CODE_MODULE = cst.Module(body=[])
 

@@ -62,9 +62,14 @@ def default_cases(definition: dict[str, Any]) -> list[Case]:
 
 
 def make_inputs(definition: dict[str, Any], case: Case, *, device: str = "cpu", seed: int = 0) -> list[Any]:
+    from tools.verification import family_inputs
+
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    family = _family(definition)
-    values = _GENERATORS.get(family, _generic)(definition, case, generator)
+    extended = family_inputs.family_of(definition)
+    if extended is not None:
+        values = family_inputs.GENERATORS[extended](definition, case, generator)
+    else:
+        values = _GENERATORS.get(_family(definition), _generic)(definition, case, generator)
     out = []
     for name in definition["inputs"]:
         value = values[name]
