@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from tools.definition_builder import references
-from tools.definition_builder.families.common import _KV_TOKENS, _PAGES, _TOKENS, BF16, FP8, Family, _meta, trace_template
+from tools.definition_builder.families.common import _PAGES, _TOKENS, Family, _meta, trace_template
 from tools.kernel_spec import KernelSpec
 
 MLA_API = "flashinfer.mla.BatchMLAPagedAttentionWrapper.run"
