@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,6 +57,20 @@ def time_model(source, slug: str, repeat: int) -> dict:
         runs.append(time.perf_counter() - started)
         kernels = len(names)
     return {"model": slug, "cold_s": runs[0], "warm_median_s": statistics.median(runs[1:]) if repeat else None, "definitions": kernels, "pending": pending}
+
+
+def time_cli(slug: str) -> dict:
+    """`agent extract` end to end in a fresh process (import, parse, build, CPU checks, write)."""
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "extract", "--model-name", slug, "--output", out, "--quiet", "--json"],
+            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+        )
+        elapsed = time.perf_counter() - started
+    report = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    written = sum(1 for e in report.get("entries", []) if e["outcome"] == "new")
+    return {"model": slug, "seconds": elapsed, "exit_status": result.returncode, "written": written}
 
 
 def time_all_files(source) -> dict:
@@ -97,6 +113,7 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", help="catalog slugs (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per model (default 3)")
     parser.add_argument("--skip-files", action="store_true", help="skip the every-model-file part")
+    parser.add_argument("--end-to-end", action="store_true", help="also time `agent extract` in a fresh process per model")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     args = parser.parse_args()
 
@@ -115,6 +132,13 @@ def main() -> int:
         warm = f"{row['warm_median_s']:8.2f}" if row["warm_median_s"] is not None else "       -"
         print(f"{slug:<28} {row['cold_s']:8.2f} {warm} {row['definitions']:5d} {row['pending']:8d}")
     result = {"sglang_version": source.version, "per_model": per_model}
+    if args.end_to_end:
+        print(f"\n{'agent extract (fresh process)':<34} {'s':>7} {'exit':>5} {'written':>8}")
+        result["end_to_end"] = []
+        for slug in slugs:
+            row = time_cli(slug)
+            result["end_to_end"].append(row)
+            print(f"{slug:<34} {row['seconds']:7.1f} {row['exit_status']:5d} {row['written']:8d}")
     if not args.skip_files:
         files = time_all_files(source)
         result["all_files"] = files
