@@ -10,6 +10,7 @@ the worker after a kill.
 from __future__ import annotations
 
 import json
+import linecache
 import os
 import resource
 import sys
@@ -58,7 +59,10 @@ def _forbid_side_effects() -> None:
 
 def load_reference(source: str, name: str):
     namespace: dict[str, Any] = {"__name__": f"reference_{name}"}
-    exec(compile(source, f"<reference {name}>", "exec"), namespace)  # noqa: S102 - isolated worker
+    filename = f"<reference {name}>"
+    # Registered so that tracebacks quote the failing line: the repair prompt shows them.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - isolated worker
     run = namespace.get("run")
     if not callable(run):
         raise RuntimeError("reference defines no callable run()")
