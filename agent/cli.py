@@ -1,6 +1,7 @@
 """`agent`: the command line. The only place that maps errors to exit codes.
 
     agent extract --model-name llama            extract one model's kernel definitions
+    agent eval                                  score extraction against the ground truth in evals/
     agent models                                list the models known by name
     agent graph                                 print the agent's state machine (Mermaid)
 """
@@ -12,10 +13,11 @@ import sys
 import traceback
 
 from agent import exit_codes
+from agent.commands import eval as evaluate
 from agent.commands import extract, graph, models
 from tools.errors import ExtractionError
 
-COMMANDS = (extract, models, graph)
+COMMANDS = (extract, evaluate, models, graph)
 
 
 def build_parser() -> argparse.ArgumentParser:
