@@ -135,7 +135,7 @@ def render_markdown(record: EvalRecord, history: list[EvalRecord], chart_name: s
     out += _md_table(HEADER, [_row(s) for s in record.scores] + [_totals_row("**total**", totals)])
     if chart_name:
         out += ["", f"![metrics over the eval history]({chart_name})"]
-    out += ["", f"## History (last {HISTORY_ROWS} runs)", ""]
+    out += ["", f"## History (last {HISTORY_ROWS} runs over the same models)", ""]
     history_rows = [
         [r.time, f"`{r.label}`", str(r.totals.models), _percent(r.totals.recall), _percent(r.totals.precision),
          _percent(r.totals.signature_accuracy), _percent(r.totals.reference_pass_rate), f"{r.totals.seconds:.0f} s"]

@@ -161,8 +161,8 @@ class GroundTruth(_Strict):
         return cls(models=models, signatures=signatures)
 
     def select(self, names: list[str] | None = None, families: list[str] | None = None) -> list[ModelTruth]:
-        """The models to evaluate: by name (slug or catalog alias), by family, or all."""
-        chosen = list(self.models.values())
+        """The models to evaluate: by name (slug or catalog alias), by family, or all (grouped by family)."""
+        chosen = sorted(self.models.values(), key=lambda t: (FAMILIES.index(t.family), t.model))
         if names:
             catalog = Catalog.load()
             chosen = []

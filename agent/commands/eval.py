@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             print()
             print("\n\n".join("\n".join(explain(s)) for s in scores))
     if not args.no_record:
+        out.mkdir(parents=True, exist_ok=True)
         history.append(record)
         trend = comparable(history, record)
         render_chart(trend, paths["chart"])
