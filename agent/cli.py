@@ -2,6 +2,7 @@
 
     agent extract --model-name llama            extract one model's kernel definitions
     agent baseline --model-name llama           document SGLang's baseline implementation of its kernels
+    agent eval                                  score extraction against the ground truth in evals/
     agent models                                list the models known by name
     agent graph                                 print the agent's state machine (Mermaid)
 """
@@ -14,9 +15,10 @@ import traceback
 
 from agent import exit_codes
 from agent.commands import baseline, extract, graph, models
+from agent.commands import eval as evaluate
 from tools.errors import ExtractionError
 
-COMMANDS = (extract, baseline, models, graph)
+COMMANDS = (extract, baseline, evaluate, models, graph)
 
 
 def build_parser() -> argparse.ArgumentParser:

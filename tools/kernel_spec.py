@@ -22,6 +22,9 @@ class KernelSpec(BaseModel):
     """Set for kernels that run in one stage only (attention)."""
     tp: int | None = None
     """Tensor-parallel size, for kernels whose shape depends on it."""
+    profile_tps: list[int] = Field(default_factory=list)
+    """Tensor-parallel sizes of the serving profiles that run this kernel. flashinfer-bench
+    tags every definition with the `tp:` it was captured at, shape-dependent or not."""
     ep: int | None = None
     """Expert-parallel size, for kernels whose shape depends on it."""
     quantization: str | None = None

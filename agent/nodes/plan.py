@@ -23,7 +23,11 @@ def plan_kernel_tasks(state: ExtractionState, runtime: Runtime[AgentContext]) ->
         for spec in plan.specs:
             key = "|".join(map(str, spec.key() + (spec.stage, spec.tp, spec.ep, spec.quantization)))
             if key in tasks:
+                known = tasks[key].spec
+                if inventory.tp not in known.profile_tps:
+                    known.profile_tps.append(inventory.tp)
                 continue
+            spec = spec.model_copy(update={"profile_tps": [inventory.tp]})
             if has_template(spec.family):
                 tasks[key] = KernelTask(id=key, origin="template", spec=spec)
             else:

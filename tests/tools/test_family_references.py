@@ -67,7 +67,7 @@ def test_mla_paged_prefill_is_causal_over_the_cached_prefix():
 
 def test_mla_ragged_prefill_against_sdpa_with_a_smaller_value_dim():
     case = Case(label="ragged", batch_size=2, q_lens=[3, 4], kv_lens=[5, 4])
-    _, run, x = prepared(KernelSpec(family="mla_ragged_prefill", axes={"num_qo_heads": 4, "head_dim_qk": 24, "head_dim_vo": 16}), case)
+    _, run, x = prepared(KernelSpec(family="mla_ragged_prefill", axes={"num_qo_heads": 4, "qk_dim": 24, "vo_dim": 16}), case)
     out, lse = run(**x)
     qo, kv = x["qo_indptr"], x["kv_indptr"]
     for b in range(2):

@@ -40,8 +40,8 @@ def extraction_tags(template_tags: list[str], spec: KernelSpec, context: BuildCo
     if spec.stage:
         tags.add(naming.stage_tag(spec.stage))
     tags.add(naming.model_tag(context.model_slug))
-    if spec.tp is not None:
-        tags.add(naming.tp_tag(spec.tp))
+    for tp in {spec.tp, *spec.profile_tps} - {None}:
+        tags.add(naming.tp_tag(tp))
     if spec.ep is not None:
         tags.add(naming.ep_tag(spec.ep))
     if spec.quantization:

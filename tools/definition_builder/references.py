@@ -14,15 +14,15 @@ import torch
 
 @torch.no_grad()
 def mla_ragged_prefill_causal(q, k, v, qo_indptr, kv_indptr, sm_scale):
-    """MLA prefill before weight absorption: per-head q/k of head_dim_qk, v of head_dim_vo.
+    """MLA prefill before weight absorption: per-head q/k of qk_dim, v of vo_dim.
 
     Causal within each sequence, aligned to the end: query i of a sequence with
     n_q queries and n_kv keys sees keys 0 .. n_kv - n_q + i. Returns the output and
     the base-2 log-sum-exp of the scaled logits.
     """
     total_q, num_heads, _ = q.shape
-    head_dim_vo = v.shape[-1]
-    output = torch.zeros((total_q, num_heads, head_dim_vo), dtype=torch.bfloat16, device=q.device)
+    vo_dim = v.shape[-1]
+    output = torch.zeros((total_q, num_heads, vo_dim), dtype=torch.bfloat16, device=q.device)
     lse = torch.full((total_q, num_heads), -float("inf"), dtype=torch.float32, device=q.device)
     for b in range(qo_indptr.shape[0] - 1):
         q_start, q_end = int(qo_indptr[b]), int(qo_indptr[b + 1])

@@ -47,7 +47,7 @@ def plan_mla_attention(planner: Planner, component: Component) -> None:
             planner.skip(component, "with a DSA indexer, SGLang runs prefill through the sparse attention kernel too")
             return
         if "prefill" in planner.options.stages:
-            axes = {"num_qo_heads": heads, "head_dim_qk": head_dim, "head_dim_vo": v_head_dim}
+            axes = {"num_qo_heads": heads, "qk_dim": head_dim, "vo_dim": v_head_dim}
             planner.emit(component, "mla_ragged_prefill", axes, stage="prefill", tp=tp)
         return
     planner.pending(component, f"attention with {heads} query heads, {kv_heads} KV heads and head_dim {head_dim} != v_head_dim {v_head_dim} fits no MLA layout")

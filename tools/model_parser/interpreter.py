@@ -139,12 +139,40 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
                     return value
             _, init = self.lookup_class_attr(schema, "__init__")
             if isinstance(init, cst.FunctionDef):
-                for param in list(init.params.params) + list(init.params.kwonly_params):
+                params = list(init.params.params) + list(init.params.kwonly_params)
+                for param in params:
                     if param.name.value == name and param.default is not None:
                         return self._safe_eval(param.default, Frame(module=self._module_of(schema), locals={}))
+                derived = self._config_derived_field(config, schema, init, params, name)
+                if derived is not None:
+                    return derived
         if name in CONFIG_DEFAULTS:
             return CONFIG_DEFAULTS[name]
         return Unknown(f"{config.path}.{name} (not in config)")
+
+    def _config_derived_field(self, config: ConfigObject, schema: ClassValue, init: cst.FunctionDef, params: list[cst.Param], name: str) -> Any:
+        """A field the config class's constructor sets from its arguments, such as
+        `self.n_routed_experts = self.num_experts = num_experts`: evaluated with the
+        arguments config.json gives (or their defaults)."""
+        for statement in init.body.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if not isinstance(small, cst.Assign) or not any(_is_self_attr(t.target, name) for t in small.targets):
+                    continue
+                module = self._module_of(schema)
+                arguments = {}
+                for param in params:
+                    key = param.name.value
+                    if key == name:
+                        continue
+                    if config.has(key):
+                        arguments[key] = config.get(key)
+                    elif param.default is not None:
+                        arguments[key] = self._safe_eval(param.default, Frame(module=module, locals={}))
+                value = self._safe_eval(small.value, Frame(module=module, locals=arguments))
+                return None if isinstance(value, Unknown) else value
+        return None
 
     def _diagnose(self, message: str, location: Location | None) -> None:
         key = (message, str(location))
@@ -642,3 +670,7 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
         if guess is not None:
             return guess
         return Unknown(f"{name}(...)")
+
+
+def _is_self_attr(target: cst.BaseExpression, name: str) -> bool:
+    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self" and target.attr.value == name

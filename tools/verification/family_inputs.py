@@ -26,6 +26,10 @@ def _const(definition: dict[str, Any], axis: str) -> int | None:
     return spec.get("value") if spec and spec.get("type") == "const" else None
 
 
+def _declared_dtype(definition: dict[str, Any], name: str) -> torch.dtype:
+    return getattr(torch, definition["inputs"][name]["dtype"])
+
+
 def _randn(shape, gen, dtype=torch.bfloat16, scale: float = 1.0) -> torch.Tensor:
     return (torch.randn(*shape, generator=gen) * scale).to(dtype)
 
@@ -88,7 +92,7 @@ def _mla_paged(definition: dict[str, Any], case, gen: torch.Generator, *, prefil
 
 
 def _mla_ragged(definition: dict[str, Any], case, gen: torch.Generator) -> dict[str, Any]:
-    heads, qk, vo = (_const(definition, a) for a in ("num_qo_heads", "head_dim_qk", "head_dim_vo"))
+    heads, qk, vo = (_const(definition, a) for a in ("num_qo_heads", "qk_dim", "vo_dim"))
     q_lens = case.q_lens or [1] * case.batch_size
     kv_lens = case.kv_lens or q_lens
     return {
@@ -158,7 +162,7 @@ def _moe(definition: dict[str, Any], case, gen: torch.Generator) -> dict[str, An
     w1, s1 = quantize_fp8_blocks(torch.randn(local, 2 * inter, hidden, generator=gen) / math.sqrt(hidden), (BLOCK, BLOCK))
     w2, s2 = quantize_fp8_blocks(torch.randn(local, hidden, inter, generator=gen) / math.sqrt(inter), (BLOCK, BLOCK))
     values: dict[str, Any] = {
-        "routing_logits": torch.randn(tokens, experts, generator=gen),
+        "routing_logits": torch.randn(tokens, experts, generator=gen).to(_declared_dtype(definition, "routing_logits")),
         # Only DeepSeek-V3 routing has a correction bias; the other routings get none (zeros).
         "routing_bias": _randn((experts,), gen, scale=0.1) if "_ds_routing_" in definition["name"] else torch.zeros(experts, dtype=torch.bfloat16),
         "hidden_states": hidden_states,

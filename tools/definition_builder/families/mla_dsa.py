@@ -59,13 +59,15 @@ def _source(fn: Callable, prelude: str = "") -> str:
 
 
 def _mla_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
-    h, qk, vo = spec.axes["num_qo_heads"], spec.axes["head_dim_qk"], spec.axes["head_dim_vo"]
+    # Axis names follow the dataset's mla_ragged definitions (qk_dim, vo_dim, and a
+    # num_kv_heads equal to num_qo_heads): no FlashInfer template names them.
+    h, qk, vo = spec.axes["num_qo_heads"], spec.axes["qk_dim"], spec.axes["vo_dim"]
     return {
         "name": f"mla_ragged_prefill_causal_h{h}_qk{qk}_vo{vo}",
         "op_type": "mla_ragged",
         "description": (
             "MLA causal prefill before weight absorption, with ragged (contiguous) K/V: per-head q/k of "
-            "head_dim_qk = qk_nope + qk_rope, v of head_dim_vo. Served by BatchPrefillWithRaggedKVCacheWrapper."
+            "qk_dim = qk_nope + qk_rope, v of vo_dim. Served by BatchPrefillWithRaggedKVCacheWrapper."
         ),
         "tags": [f"fi_api:{RAGGED_API}"],
         "axes": {
@@ -73,20 +75,21 @@ def _mla_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
             "total_kv": {"type": "var", "description": "Total number of key/value tokens."},
             "len_indptr": {"type": "var", "description": "Length of the indptr arrays (batch size + 1)."},
             "num_qo_heads": {"type": "const", "value": h, "description": "Heads per GPU after tensor-parallel split."},
-            "head_dim_qk": {"type": "const", "value": qk, "description": "Query/key head dimension (nope + rope)."},
-            "head_dim_vo": {"type": "const", "value": vo, "description": "Value/output head dimension."},
+            "num_kv_heads": {"type": "const", "value": h, "description": "Key/value heads: as many as query heads (K and V are expanded per head)."},
+            "qk_dim": {"type": "const", "value": qk, "description": "Query/key head dimension (nope + rope)."},
+            "vo_dim": {"type": "const", "value": vo, "description": "Value/output head dimension."},
         },
         "constraints": ["total_q == qo_indptr[-1].item()", "total_kv == kv_indptr[-1].item()"],
         "inputs": {
-            "q": {"shape": ["total_q", "num_qo_heads", "head_dim_qk"], "dtype": "bfloat16"},
-            "k": {"shape": ["total_kv", "num_qo_heads", "head_dim_qk"], "dtype": "bfloat16"},
-            "v": {"shape": ["total_kv", "num_qo_heads", "head_dim_vo"], "dtype": "bfloat16"},
+            "q": {"shape": ["total_q", "num_qo_heads", "qk_dim"], "dtype": "bfloat16"},
+            "k": {"shape": ["total_kv", "num_kv_heads", "qk_dim"], "dtype": "bfloat16"},
+            "v": {"shape": ["total_kv", "num_kv_heads", "vo_dim"], "dtype": "bfloat16"},
             "qo_indptr": {"shape": ["len_indptr"], "dtype": "int32", "description": "Query offsets per sequence."},
             "kv_indptr": {"shape": ["len_indptr"], "dtype": "int32", "description": "Key/value offsets per sequence."},
-            "sm_scale": {"shape": None, "dtype": "float32", "description": "Softmax scale (SGLang: 1/sqrt(head_dim_qk), times the YaRN mscale^2 when rope scaling applies)."},
+            "sm_scale": {"shape": None, "dtype": "float32", "description": "Softmax scale (SGLang: 1/sqrt(qk_dim), times the YaRN mscale^2 when rope scaling applies)."},
         },
         "outputs": {
-            "output": {"shape": ["total_q", "num_qo_heads", "head_dim_vo"], "dtype": "bfloat16"},
+            "output": {"shape": ["total_q", "num_qo_heads", "vo_dim"], "dtype": "bfloat16"},
             "lse": {"shape": ["total_q", "num_qo_heads"], "dtype": "float32", "description": "Base-2 log-sum-exp of the scaled logits."},
         },
         "reference": _source(references.mla_ragged_prefill_causal),
@@ -131,7 +134,7 @@ def _dsa_topk_indexer(spec: KernelSpec) -> dict[str, Any]:
 FAMILIES = (
     Family("mla_paged_decode", ("num_qo_heads", "head_dim_ckv", "head_dim_kpe", "page_size"), _mla_paged_decode, "MLA decode, paged latent cache"),
     Family("mla_paged_prefill", ("num_qo_heads", "head_dim_ckv", "head_dim_kpe", "page_size"), _mla_paged_prefill, "MLA causal prefill, paged latent cache"),
-    Family("mla_ragged_prefill", ("num_qo_heads", "head_dim_qk", "head_dim_vo"), _mla_ragged_prefill, "MLA causal prefill, ragged K/V", reference_name="mla_ragged_prefill_causal", handwritten=True),
+    Family("mla_ragged_prefill", ("num_qo_heads", "qk_dim", "vo_dim"), _mla_ragged_prefill, "MLA causal prefill, ragged K/V", reference_name="mla_ragged_prefill_causal", handwritten=True),
     Family("dsa_sparse_attention", ("num_qo_heads", "head_dim_ckv", "head_dim_kpe", "topk", "page_size"), _dsa_sparse_attention, "DSA sparse MLA attention"),
     Family("dsa_topk_indexer", ("num_index_heads", "index_head_dim", "topk", "page_size"), _dsa_topk_indexer, "DSA FP8 top-k indexer", reference_name="dsa_topk_indexer", handwritten=True),
 )

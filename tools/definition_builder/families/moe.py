@@ -39,8 +39,11 @@ def _moe_fp8_block_scale(spec: KernelSpec) -> dict[str, Any]:
     if h % BLOCK or i % BLOCK:
         raise DefinitionError(f"FP8 block-scale MoE needs hidden and intermediate sizes divisible by {BLOCK}, got {h} and {i}.")
     grouped = routing == "deepseek_v3"
+    # SGLang passes the router's logits as its gate produced them: DeepSeek's MoEGate
+    # computes them in float32, the other routers are bf16 linears.
+    logits_dtype = F32 if grouped else torch.bfloat16
     return trtllm_fp8_block_scale_moe.fi_trace(
-        routing_logits=_meta(_TOKENS, e, dtype=F32),
+        routing_logits=_meta(_TOKENS, e, dtype=logits_dtype),
         # Every routing's reference takes the bias (None at run time when unused): keep its dtype.
         routing_bias=_meta(e),
         hidden_states=_meta(_TOKENS, h, dtype=FP8),

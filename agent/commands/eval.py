@@ -1,0 +1,103 @@
+"""`agent eval`: extraction accuracy against the ground truth in evals/, tracked over time."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import get_args
+
+from agent import exit_codes
+from agent.commands.llm_options import add_llm_arguments, llm_client
+from agent.state import ExtractRequest
+from evals.history import EvalRecord, append_record, git_state, load_records
+from evals.report import comparable, explain, render_chart, render_markdown, render_table
+from evals.runner import EvalOptions, make_context, run_models
+from evals.scoring import ModelRun, score_model, summarize
+from evals.truth import FAMILIES, GroundTruth
+
+HELP = """\
+Run the extraction for every model with ground truth (or those named) and score it:
+definition-name precision and recall, signatures of sampled definitions against the
+official flashinfer-bench ones, CPU reference checks, LLM attempts and tokens per
+kernel, and wall time. With --llm-model the pending kernels are drafted by that LLM
+(the same options as `agent extract`), so the run also scores the LLM path.
+
+Prints a table; appends the run to OUT/history.jsonl with the git commit, and writes
+OUT/report.md and OUT/history.png.
+
+Nothing is written to any dataset: each model is extracted into an empty temporary one."""
+
+VERIFY_MODES = get_args(ExtractRequest.model_fields["verify"].annotation)
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("eval", help="score extraction against the ground truth", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=_names, metavar="M[,M]", help="models to evaluate (slugs or aliases; default: all with ground truth)")
+    parser.add_argument("--families", type=_names, metavar="F[,F]", help=f"only these families: {', '.join(FAMILIES)}")
+    parser.add_argument("--verify", choices=VERIFY_MODES, default="auto", help="reference checks, as for `agent extract` (default: auto)")
+    parser.add_argument("--explain", action="store_true", help="print every mismatch: missing, extra, signature differences, failed checks, pending")
+    parser.add_argument("--out", default="evals", metavar="DIR", help="where history.jsonl, report.md and history.png go (default: ./evals)")
+    parser.add_argument("--no-record", action="store_true", help="print only; do not append to the history or rewrite the report")
+    parser.add_argument("--json", action="store_true", help="print the run as JSON instead of a table")
+    source = parser.add_argument_group("SGLang sources")
+    source.add_argument("--sglang-path", metavar="DIR", help="a SGLang checkout or unpacked wheel")
+    source.add_argument("--sglang-version", metavar="V", help="SGLang release to download")
+    source.add_argument("--offline", action="store_true", help="never download SGLang; use the cache or --sglang-path")
+    parser.add_argument("--cache-dir", metavar="DIR", help="where downloaded SGLang sources are kept")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_llm_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    truth = GroundTruth.load()
+    selected = truth.select(args.models, args.families)
+    options = EvalOptions(
+        verify=args.verify,
+        sglang_path=args.sglang_path,
+        sglang_version=args.sglang_version,
+        allow_download=not args.offline,
+        cache_dir=args.cache_dir,
+    )
+    context = make_context(options, llm=llm_client(args))
+    out = Path(args.out)
+    paths = {"history": out / "history.jsonl", "report": out / "report.md", "chart": out / "history.png"}
+    history = [] if args.no_record else load_records(paths["history"])  # a broken history fails before the long run
+
+    def progress(index: int, model_run: ModelRun) -> None:
+        if args.quiet:
+            return
+        outcome = model_run.error or f"{len(model_run.definitions)} definitions, {len(model_run.pending)} pending"
+        print(f"[eval {index}/{len(selected)}] {model_run.model}: {outcome} ({model_run.seconds:.1f}s)", file=sys.stderr, flush=True)
+
+    runs = run_models(selected, options, context, on_result=progress)
+    scores = [score_model(t, truth.signatures, r, truth.conventions) for t, r in zip(selected, runs)]
+    record = EvalRecord(
+        git=git_state(ignore=list(paths.values())),
+        sglang_version=next((r.sglang_version for r in runs if r.sglang_version), None),
+        options={"verify": args.verify, "llm": args.llm_model},
+        totals=summarize(scores),
+        scores=scores,
+    )
+    if args.json:
+        print(record.model_dump_json(indent=2))
+    else:
+        print(render_table(record))
+        if args.explain:
+            print()
+            print("\n\n".join("\n".join(explain(s)) for s in scores))
+    if not args.no_record:
+        out.mkdir(parents=True, exist_ok=True)
+        history.append(record)
+        trend = comparable(history, record)
+        render_chart(trend, paths["chart"])
+        paths["report"].write_text(render_markdown(record, trend, paths["chart"].name), encoding="utf-8")
+        append_record(paths["history"], record)
+        if not args.json:
+            print(f"\nrecorded: {paths['history']} ({len(history)} runs), {paths['report']}, {paths['chart']}")
+    return exit_codes.SUCCESS

@@ -1,0 +1,119 @@
+"""Run the real extraction for each model: the compiled agent graph, as `agent extract` runs it.
+
+Each model is extracted into an empty temporary dataset, deleted afterwards: no real
+dataset is touched, every definition counts as new, and every one goes through the verify
+node's reference checks (the `verify` option picks how, exactly as for `agent extract`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.context import AgentContext
+from agent.graph import build_graph
+from agent.progress import Progress
+from agent.report import build_report
+from agent.state import ExtractionState, ExtractRequest, KernelTask
+from evals.scoring import CheckOutcome, ExtractedDefinition, ModelRun
+from evals.truth import ModelTruth
+from tools.errors import ExtractionError
+
+
+class EvalOptions(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    verify: str = "auto"
+    """Reference checks, as `agent extract --verify`: any mode the extraction supports."""
+    sglang_path: str | None = None
+    sglang_version: str | None = None
+    allow_download: bool = True
+    cache_dir: str | None = None
+    """Where downloaded SGLang sources are kept (default: the user cache)."""
+
+
+def make_context(options: EvalOptions, *, llm: Any = None) -> AgentContext:
+    """One context for the whole eval: parsed SGLang sources are shared across models."""
+    return AgentContext(progress=Progress(quiet=True), cache_dir=Path(options.cache_dir) if options.cache_dir else None, llm=llm)
+
+
+def run_models(
+    truths: list[ModelTruth],
+    options: EvalOptions,
+    context: AgentContext,
+    on_result: Callable[[int, ModelRun], None] | None = None,
+) -> list[ModelRun]:
+    graph = build_graph().compile()
+    runs = []
+    for index, truth in enumerate(truths, 1):
+        run = run_model(graph, context, truth, options)
+        runs.append(run)
+        if on_result:
+            on_result(index, run)
+    return runs
+
+
+def run_model(graph: Any, context: AgentContext, truth: ModelTruth, options: EvalOptions) -> ModelRun:
+    """Extract `truth.model` at the profile its ground truth is written for."""
+    with tempfile.TemporaryDirectory(prefix="agent-eval-") as empty_dataset:
+        request = ExtractRequest(
+            model_name=truth.model,
+            tp=truth.tp,
+            ep=truth.ep,
+            output_root=empty_dataset,
+            # A real run into a throwaway dataset: a dry run would skip the LLM stage.
+            dry_run=False,
+            verify=options.verify,
+            sglang_path=options.sglang_path,
+            sglang_version=options.sglang_version,
+            allow_download=options.allow_download,
+        )
+        started = time.monotonic()
+        try:
+            final = graph.invoke(ExtractionState(request=request), context=context)
+        except ExtractionError as exc:
+            return ModelRun(model=truth.model, tp=truth.tp, ep=truth.ep, seconds=time.monotonic() - started, error=exc.message)
+        seconds = time.monotonic() - started
+    state = ExtractionState.model_validate(final)
+    report = build_report(state)
+    return ModelRun(
+        model=truth.model,
+        tp=truth.tp,
+        ep=truth.ep,
+        seconds=seconds,
+        sglang_version=report.sglang_version,
+        definitions=[_extracted(task) for task in state.tasks if task.definition is not None],
+        pending=[f"{entry.name} — {entry.note}" for entry in report.of("pending")],
+    )
+
+
+def _extracted(task: KernelTask) -> ExtractedDefinition:
+    last = task.checks[-1] if task.checks else None
+    return ExtractedDefinition(
+        name=task.definition["name"],
+        definition=task.definition,
+        origin=task.origin,
+        components=task.spec.components if task.spec else ([task.pending.path] if task.pending else []),
+        check=_check_outcome(task),
+        check_summary=last.summary if last else None,
+        attempts=task.attempts,
+        tokens=_llm_tokens(task),
+    )
+
+
+def _check_outcome(task: KernelTask) -> CheckOutcome | None:
+    if not task.checks:
+        return None
+    if task.checks[-1].passed:
+        return "passed"
+    # The verify node marks definitions too large for a CPU check as unchecked, not failed.
+    return "skipped" if task.status == "unchecked" else "failed"
+
+
+def _llm_tokens(task: KernelTask) -> int | None:
+    """Tokens the LLM spent drafting and repairing `task`; None for template definitions."""
+    return task.llm_usage.total_tokens if task.origin == "llm" else None

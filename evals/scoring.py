@@ -1,0 +1,333 @@
+"""Metrics for one model's extraction against its ground truth: pure functions.
+
+The input is `ModelRun` (what the pipeline produced, as plain data, see runner.py); the
+output is `ModelScore`: name precision and recall, signature results for the sampled
+definitions, CPU reference-check counts, LLM usage and wall time, with every mismatch
+spelled out so a score can be debugged from the report alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from evals.truth import Convention, ModelTruth, Signature
+
+CheckOutcome = Literal["passed", "failed", "skipped"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class ExtractedDefinition(_Model):
+    """One definition the pipeline produced (template-built or LLM-drafted)."""
+
+    name: str
+    definition: dict[str, Any]
+    origin: Literal["template", "llm"]
+    components: list[str] = Field(default_factory=list)
+    """Inventory paths that run the kernel: where an unexpected name comes from."""
+    check: CheckOutcome | None = None
+    """The last reference check: passed, failed, skipped (too large here), or None when none ran."""
+    check_summary: str | None = None
+    attempts: int = 0
+    """Verification attempts (drafts plus repairs, for LLM definitions)."""
+    tokens: int | None = None
+    """LLM tokens spent on this definition, when the pipeline reports them."""
+
+
+class ModelRun(_Model):
+    """What one extraction produced, independent of the agent's internal state types."""
+
+    model: str
+    tp: list[int]
+    ep: list[int]
+    seconds: float
+    """Wall time of the extraction (graph invocation)."""
+    sglang_version: str | None = None
+    definitions: list[ExtractedDefinition] = Field(default_factory=list)
+    pending: list[str] = Field(default_factory=list)
+    """Components left for an LLM, each as 'path — reason'."""
+    error: str | None = None
+    """Set when the extraction stopped with a user-facing error."""
+
+
+class MissingName(_Model):
+    name: str
+    source: str = ""
+    """Why the name is expected (from the ground truth; not kept in the history)."""
+    closest: str | None = None
+    """The most similar produced name, often the same kernel at another shape."""
+
+
+class ExtraName(_Model):
+    name: str
+    components: list[str] = Field(default_factory=list)
+
+
+class NameScore(_Model):
+    expected: int
+    hits: int
+    scored_produced: int
+    """Produced names that count for precision (unexpected names matching an unscored pattern do not)."""
+    missing: list[MissingName] = Field(default_factory=list)
+    extra: list[ExtraName] = Field(default_factory=list)
+    unscored: list[str] = Field(default_factory=list)
+
+    @computed_field
+    @property
+    def recall(self) -> float | None:
+        return self.hits / self.expected if self.expected else None
+
+    @computed_field
+    @property
+    def precision(self) -> float | None:
+        return self.hits / self.scored_produced if self.scored_produced else None
+
+
+class SignatureResult(_Model):
+    name: str
+    produced: bool
+    differences: list[str] = Field(default_factory=list)
+    """Differences from the official signature that no convention explains."""
+    conventions: list[str] = Field(default_factory=list)
+    """Differences a known change of convention explains (see conventions.toml)."""
+
+    @computed_field
+    @property
+    def matched(self) -> bool:
+        return self.produced and not self.differences
+
+
+class CheckCounts(_Model):
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    """Too large to check on the CPU: left for GPU verification."""
+    failures: list[str] = Field(default_factory=list)
+    """'name: first problem' for each failed check."""
+
+    @computed_field
+    @property
+    def pass_rate(self) -> float | None:
+        ran = self.passed + self.failed
+        return self.passed / ran if ran else None
+
+
+class LlmUsage(_Model):
+    kernels: int = 0
+    """Definitions the LLM drafted."""
+    attempts: int = 0
+    tokens: int | None = None
+    """None when the pipeline reported no token counts."""
+
+    @computed_field
+    @property
+    def attempts_per_kernel(self) -> float | None:
+        return self.attempts / self.kernels if self.kernels else None
+
+    @computed_field
+    @property
+    def tokens_per_kernel(self) -> float | None:
+        return self.tokens / self.kernels if self.kernels and self.tokens is not None else None
+
+
+class ModelScore(_Model):
+    model: str
+    family: str
+    tp: list[int]
+    ep: list[int]
+    seconds: float
+    names: NameScore
+    signatures: list[SignatureResult] = Field(default_factory=list)
+    checks: CheckCounts = Field(default_factory=CheckCounts)
+    llm: LlmUsage = Field(default_factory=LlmUsage)
+    pending: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+    @computed_field
+    @property
+    def signatures_matched(self) -> int:
+        return sum(s.matched for s in self.signatures)
+
+    @computed_field
+    @property
+    def signatures_checked(self) -> int:
+        """Sampled signatures whose definition was produced (a missing one is a recall miss)."""
+        return sum(s.produced for s in self.signatures)
+
+
+def score_names(truth: ModelTruth, produced: dict[str, list[str]]) -> NameScore:
+    """Compare produced names (with the components behind each) with the expected set."""
+    expected = truth.expected_names
+    hits = expected & produced.keys()
+    unexpected = sorted(produced.keys() - expected)
+    unscored = [n for n in unexpected if truth.unscored_reason(n)]
+    extra = [ExtraName(name=n, components=produced[n]) for n in unexpected if n not in unscored]
+    missing = [
+        MissingName(name=n, source=truth.source_of(n) or "", closest=_closest(n, list(produced)))
+        for n in sorted(expected - produced.keys())
+    ]
+    return NameScore(expected=len(expected), hits=len(hits), scored_produced=len(hits) + len(extra), missing=missing, extra=extra, unscored=unscored)
+
+
+def _closest(name: str, candidates: list[str]) -> str | None:
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def signature_differences(expected: Signature, definition: dict[str, Any]) -> list[str]:
+    """How `definition` differs from the official signature, one line per difference."""
+    differences = []
+    if definition.get("op_type") != expected.op_type:
+        differences.append(f"op_type {definition.get('op_type')!r}, expected {expected.op_type!r}")
+    axes = {name: (spec.get("value") if spec.get("type") == "const" else "var") for name, spec in definition.get("axes", {}).items()}
+    for name in sorted(expected.axes.keys() | axes.keys()):
+        want, got = expected.axes.get(name), axes.get(name)
+        if want is None:
+            differences.append(f"axis {name} ({got}) is not in the official definition")
+        elif got is None:
+            differences.append(f"axis {name} ({want}) is missing")
+        elif want != got:
+            differences.append(f"axis {name} is {got}, expected {want}")
+    for role in ("inputs", "outputs"):
+        wanted = getattr(expected, role)
+        got_all = definition.get(role, {})
+        for name in sorted(wanted.keys() | got_all.keys()):
+            label = role[:-1]
+            if name not in got_all:
+                differences.append(f"{label} {name} is missing")
+                continue
+            if name not in wanted:
+                differences.append(f"{label} {name} is not in the official definition")
+                continue
+            want, got = wanted[name], got_all[name]
+            if got.get("shape") != want.shape:
+                differences.append(f"{label} {name} shape {got.get('shape')}, expected {want.shape}")
+            if got.get("dtype") != want.dtype:
+                differences.append(f"{label} {name} dtype {got.get('dtype')}, expected {want.dtype}")
+    return differences
+
+
+def score_signatures(
+    truth: ModelTruth,
+    signatures: dict[str, Signature],
+    definitions: dict[str, dict[str, Any]],
+    conventions: Sequence[Convention] = (),
+) -> list[SignatureResult]:
+    results = []
+    for name in truth.signatures:
+        definition = definitions.get(name)
+        if definition is None:
+            results.append(SignatureResult(name=name, produced=False))
+            continue
+        expected = signatures[name]
+        found = signature_differences(expected, definition)
+        known = [d for d in found if any(c.explains(expected.op_type, d) for c in conventions)]
+        results.append(SignatureResult(name=name, produced=True, differences=[d for d in found if d not in known], conventions=known))
+    return results
+
+
+def count_checks(definitions: list[ExtractedDefinition]) -> CheckCounts:
+    counts = CheckCounts()
+    for item in definitions:
+        if item.check == "passed":
+            counts.passed += 1
+        elif item.check == "failed":
+            counts.failed += 1
+            counts.failures.append(f"{item.name}: {item.check_summary}")
+        elif item.check == "skipped":
+            counts.skipped += 1
+    return counts
+
+
+def llm_usage(definitions: list[ExtractedDefinition]) -> LlmUsage:
+    drafted = [d for d in definitions if d.origin == "llm"]
+    reported = [d.tokens for d in drafted if d.tokens is not None]
+    return LlmUsage(kernels=len(drafted), attempts=sum(d.attempts for d in drafted), tokens=sum(reported) if reported else None)
+
+
+def score_model(truth: ModelTruth, signatures: dict[str, Signature], run: ModelRun, conventions: Sequence[Convention] = ()) -> ModelScore:
+    produced: dict[str, list[str]] = {}
+    for item in run.definitions:
+        components = produced.setdefault(item.name, [])
+        components += [c for c in item.components if c not in components]
+    return ModelScore(
+        model=truth.model,
+        family=truth.family,
+        tp=run.tp,
+        ep=run.ep,
+        seconds=run.seconds,
+        names=score_names(truth, produced),
+        signatures=score_signatures(truth, signatures, {d.name: d.definition for d in run.definitions}, conventions),
+        checks=count_checks(run.definitions),
+        llm=llm_usage(run.definitions),
+        pending=run.pending,
+        error=run.error,
+    )
+
+
+class Totals(_Model):
+    """Sums over models: micro-averaged rates weigh every expected name equally."""
+
+    models: int = 0
+    errors: int = 0
+    expected: int = 0
+    hits: int = 0
+    scored_produced: int = 0
+    signatures_matched: int = 0
+    signatures_checked: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
+    checks_skipped: int = 0
+    pending: int = 0
+    llm_kernels: int = 0
+    llm_attempts: int = 0
+    llm_tokens: int | None = None
+    seconds: float = 0.0
+
+    @computed_field
+    @property
+    def recall(self) -> float | None:
+        return self.hits / self.expected if self.expected else None
+
+    @computed_field
+    @property
+    def precision(self) -> float | None:
+        return self.hits / self.scored_produced if self.scored_produced else None
+
+    @computed_field
+    @property
+    def signature_accuracy(self) -> float | None:
+        return self.signatures_matched / self.signatures_checked if self.signatures_checked else None
+
+    @computed_field
+    @property
+    def reference_pass_rate(self) -> float | None:
+        ran = self.checks_passed + self.checks_failed
+        return self.checks_passed / ran if ran else None
+
+
+def summarize(scores: list[ModelScore]) -> Totals:
+    tokens = [s.llm.tokens for s in scores if s.llm.tokens is not None]
+    return Totals(
+        models=len(scores),
+        errors=sum(s.error is not None for s in scores),
+        expected=sum(s.names.expected for s in scores),
+        hits=sum(s.names.hits for s in scores),
+        scored_produced=sum(s.names.scored_produced for s in scores),
+        signatures_matched=sum(s.signatures_matched for s in scores),
+        signatures_checked=sum(s.signatures_checked for s in scores),
+        checks_passed=sum(s.checks.passed for s in scores),
+        checks_failed=sum(s.checks.failed for s in scores),
+        checks_skipped=sum(s.checks.skipped for s in scores),
+        pending=sum(len(s.pending) for s in scores),
+        llm_kernels=sum(s.llm.kernels for s in scores),
+        llm_attempts=sum(s.llm.attempts for s in scores),
+        llm_tokens=sum(tokens) if tokens else None,
+        seconds=sum(s.seconds for s in scores),
+    )
