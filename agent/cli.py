@@ -1,6 +1,7 @@
 """`agent`: the command line. The only place that maps errors to exit codes.
 
     agent extract --model-name llama            extract one model's kernel definitions
+    agent verify --all                          verify definitions against FlashInfer (GPU)
     agent models                                list the models known by name
     agent graph                                 print the agent's state machine (Mermaid)
 """
@@ -12,10 +13,10 @@ import sys
 import traceback
 
 from agent import exit_codes
-from agent.commands import extract, graph, models
+from agent.commands import extract, graph, models, verify
 from tools.errors import ExtractionError
 
-COMMANDS = (extract, models, graph)
+COMMANDS = (extract, verify, models, graph)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.verification.inputs import Case, default_cases
-from tools.verification.sandbox import SandboxLimits, run_jobs
+from tools.verification.sandbox import EventListener, SandboxLimits, run_jobs
 
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "bool": 1}
 
@@ -53,6 +53,7 @@ def check_references(
     limits: SandboxLimits | None = None,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     cases: dict[str, list[Case]] | None = None,
+    on_event: EventListener | None = None,
 ) -> dict[str, ReferenceCheck]:
     """Check each definition's reference; results by definition name."""
     results: dict[str, ReferenceCheck] = {}
@@ -68,7 +69,7 @@ def check_references(
             continue
         jobs.append({"id": definition["name"], "kind": "reference_check", "definition": definition, "cases": [c.model_dump() for c in chosen]})
     by_name = {d["name"]: d for d in definitions}
-    for name, raw in run_jobs(jobs, limits).items():
+    for name, raw in run_jobs(jobs, limits, on_event=on_event).items():
         results[name] = _judge(by_name[name], raw)
     return results
 

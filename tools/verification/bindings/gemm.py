@@ -1,0 +1,13 @@
+"""Dense bf16 GEMM."""
+
+from tools.verification.bindings import Binding
+
+BINDINGS = [
+    Binding(
+        name="mm_bf16",
+        fi_api="flashinfer.gemm.mm_bf16",
+        kernel="mm_bf16",
+        template="flashinfer.trace.templates.gemm:mm_bf16_trace",
+        description="flashinfer.gemm.mm_bf16 with B viewed column-major",
+    ),
+]

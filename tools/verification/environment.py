@@ -1,0 +1,55 @@
+"""Where a verification ran: the versions and the GPU that its verdicts hold for."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class Environment(BaseModel):
+    """The machine and software a verification ran on."""
+
+    device: Literal["gpu", "cpu"]
+    """`gpu`: references were compared against FlashInfer; `cpu`: only the CPU checks ran."""
+    gpu_name: str | None = None
+    cuda: str | None = None
+    """The CUDA version torch was built with."""
+    torch: str
+    flashinfer: str | None = None
+    flashinfer_bench: str | None = None
+    python: str
+    platform: str
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def gpu_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and _version("flashinfer-python") is not None
+
+
+def probe_environment(*, use_gpu: bool = True) -> Environment:
+    """This machine; `device` is `gpu` only when a CUDA GPU and FlashInfer are there and wanted."""
+    import torch
+
+    on_gpu = use_gpu and gpu_available()
+    return Environment(
+        device="gpu" if on_gpu else "cpu",
+        gpu_name=torch.cuda.get_device_name(0) if on_gpu else None,
+        cuda=torch.version.cuda,
+        torch=torch.__version__,
+        flashinfer=_version("flashinfer-python"),
+        flashinfer_bench=_version("flashinfer-bench"),
+        python=sys.version.split()[0],
+        platform=platform.platform(),
+    )
