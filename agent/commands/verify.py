@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         progress.stage("verify", f"{reason}: running the CPU checks only for {len(definitions)} definitions; no status is written")
         limits = SandboxLimits()
     selection = {"names": args.names, "model": args.model_name, "all": args.all}
-    outcome = run_verification(store, definitions, environment, selection=selection, limits=limits, on_event=_progress_listener(progress))
+    stage = "compare" if environment.device == "gpu" else "check"
+    outcome = run_verification(store, definitions, environment, selection=selection, limits=limits, on_event=_progress_listener(progress, stage))
     log_path = write_run(root, outcome)
     if args.json:
         json.dump(outcome.model_dump(mode="json"), sys.stdout, indent=2)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return exit_codes.SUCCESS if outcome.all_passed else exit_codes.INCOMPLETE
 
 
-def _progress_listener(progress: Progress):
+def _progress_listener(progress: Progress, stage: str):
     def listen(event: dict[str, Any]) -> None:
         if "preparing" in event:
             progress.stage("flashinfer", f"{event['preparing']}: building (JIT on first use) and running the kernel once")
@@ -85,7 +86,7 @@ def _progress_listener(progress: Progress):
             progress.warn(f"{event['prepared']}: the FlashInfer binding failed: {event['error']}")
         elif "id" in event:
             verdict = "done" if event.get("ok") else f"failed: {event.get('error')}"
-            progress.stage("compare", f"{event['id']}: {verdict} ({event.get('seconds', 0):.1f}s)")
+            progress.stage(stage, f"{event['id']}: {verdict} ({event.get('seconds', 0):.1f}s)")
 
     return listen
 

@@ -15,12 +15,15 @@ from tools.dedup_store import DefinitionStore
 from tools.verification.bindings import binding_for
 from tools.verification.environment import Environment
 from tools.verification.reference_check import check_references
+from tools.verification.report import Comparison
 from tools.verification.run_log import DefinitionResult, VerificationRun, utc_now
 from tools.verification.sandbox import GPU_LIMITS, SandboxLimits
 from tools.verification.solutions import write_baseline_solution
 from tools.verification.verify import verify_against_flashinfer
 
 Listener = Callable[[dict[str, Any]], None]
+Comparer = Callable[[list[dict[str, Any]]], dict[str, Comparison]]
+"""Compares each definition's reference against the trusted implementation; reports by name."""
 
 
 def run_verification(
@@ -31,10 +34,13 @@ def run_verification(
     selection: dict[str, object] | None = None,
     limits: SandboxLimits | None = None,
     on_event: Listener | None = None,
+    compare: Comparer | None = None,
 ) -> VerificationRun:
+    """Verify `definitions` and gate their status. `compare` defaults to FlashInfer on this GPU."""
     started = utc_now()
     if environment.device == "gpu":
-        results = _verify_on_gpu(store, definitions, environment, limits or GPU_LIMITS, on_event)
+        compare = compare or (lambda chosen: verify_against_flashinfer(chosen, limits=limits or GPU_LIMITS, on_event=on_event))
+        results = _verify_on_gpu(store, definitions, environment, compare)
     else:
         results = _check_on_cpu(definitions, limits or SandboxLimits(), on_event)
     return VerificationRun(
@@ -48,10 +54,8 @@ def run_verification(
     )
 
 
-def _verify_on_gpu(
-    store: DefinitionStore, definitions: list[dict[str, Any]], environment: Environment, limits: SandboxLimits, on_event: Listener | None
-) -> list[DefinitionResult]:
-    comparisons = verify_against_flashinfer(definitions, limits=limits, on_event=on_event)
+def _verify_on_gpu(store: DefinitionStore, definitions: list[dict[str, Any]], environment: Environment, compare: Comparer) -> list[DefinitionResult]:
+    comparisons = compare(definitions)
     results = []
     for definition in definitions:
         comparison = comparisons[definition["name"]]

@@ -93,14 +93,14 @@ def compare_draws(
     who = {"actual": "the reference", "expected": "the expected sampler"}
     for side in ("actual", "expected"):
         if out_of_range.get(side):
-            return _fail(report, "range", f"{who[side]} drew {out_of_range[side]} tokens outside [0, {allowed.shape[1]})")
+            return _fail(report, "range", f"output {name!r}: {who[side]} drew {out_of_range[side]} tokens outside [0, {allowed.shape[1]})")
     for side in ("actual", "expected"):
         if outside[side]:
             first = next(v for v in violations if v.side == side)
             return _fail(
                 report,
                 "support",
-                f"{who[side]} drew {outside[side]} times outside the top-k/top-p set, e.g. token {first.token} "
+                f"output {name!r}: {who[side]} drew {outside[side]} times outside the top-k/top-p set, e.g. token {first.token} "
                 f"of row {first.row} (probability {first.probability:.3g})",
             )
     worst = max(range(len(tvd)), key=tvd.__getitem__)

@@ -51,7 +51,7 @@ def test_verdict_names_draws_outside_the_allowed_set_and_distribution_drift():
     good = compare_draws("samples", expected, torch.tensor([[560, 440, 0, 0]]), mask, ROW, criteria, {})
     assert good.passed and good.distribution.max_tvd < 0.02
     outside = compare_draws("samples", expected, torch.tensor([[500, 400, 100, 0]]), mask, ROW, criteria, {})
-    assert outside.problem == "support" and "the reference drew 100 times" in outside.message
+    assert outside.problem == "support" and "output 'samples': the reference drew 100 times" in outside.message
     assert outside.distribution.out_of_support[0].token == 2
     drift = compare_draws("samples", expected, torch.tensor([[900, 100, 0, 0]]), mask, ROW, criteria, {})
     assert drift.problem == "distribution" and drift.distribution.max_tvd > 0.3

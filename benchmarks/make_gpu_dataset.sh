@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# On the CPU machine: extract the dataset that benchmarks/gpu_session.sh verifies on the GPU
+# machine (which has no LangGraph, so it cannot extract). Llama 3.1 8B and Qwen3 8B, written
+# to build/gpu-dataset (ignored by git; carry it to the GPU machine).
+#
+#   benchmarks/make_gpu_dataset.sh [DIR]        # default build/gpu-dataset
+#
+# The CPU reference checks are skipped (--verify none): the GPU run does the real verification.
+set -euo pipefail
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+out=${1:-build/gpu-dataset}
+python=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+rm -rf "$out"
+for model in llama-3.1-8b qwen3-8b; do
+  PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m agent.cli extract --model-name "$model" --output "$out" --verify none --quiet
+done
+echo "dataset: $out ($(find "$out/definitions" -name '*.json' | wc -l) definitions)"
