@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tools.verification.criteria import Tolerance
 
@@ -109,8 +109,6 @@ class CaseComparison(BaseModel):
 class Comparison(BaseModel):
     """One definition, all its cases."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
     name: str
     passed: bool
     expected_source: str
@@ -119,6 +117,8 @@ class Comparison(BaseModel):
     cases: list[CaseComparison] = Field(default_factory=list)
     error: str | None = None
     """A failure before any case ran: no binding, a crash, a timeout, a FlashInfer build error."""
+    traceback: str | None = None
+    """Where that failure was raised, when it was an exception."""
     prepare_seconds: float | None = None
     """Time to build (JIT) and first run the FlashInfer binding, before the comparison."""
     seconds: float | None = None

@@ -135,6 +135,9 @@ def _run_worker(jobs: list[dict[str, Any]], limits: SandboxLimits, env: dict[str
                         preparing = None
                         deadline = time.monotonic() + limits.prepare_timeout_s
                         continue
+                    if "restart" in result:
+                        index = len(jobs)  # the worker quits; run_jobs starts a fresh one for the rest
+                        break
                     deadline = time.monotonic() + limits.timeout_s
                     if result.get("ready"):
                         continue  # imports done: the first job's clock starts now

@@ -100,6 +100,6 @@ def _read(job: dict[str, Any], raw: dict[str, Any]) -> Comparison:
         seconds=raw.get("seconds"),
     )
     if not raw.get("ok"):
-        return report.model_copy(update={"error": raw.get("error", "the comparison failed")})
+        return report.model_copy(update={"error": raw.get("error", "the comparison failed"), "traceback": raw.get("traceback")})
     cases = [CaseComparison.model_validate(case) for case in raw["cases"]]
     return report.model_copy(update={"cases": cases, "passed": bool(cases) and all(c.passed for c in cases)})

@@ -189,7 +189,23 @@ def main(argv: list[str]) -> int:
         if "prepare_seconds" in job:
             result["prepare_seconds"] = job["prepare_seconds"]
         _emit(out, result)
+        if on_gpu and _cuda_unusable():
+            # A device-side fault (an out-of-bounds index, say) poisons the CUDA context for
+            # every later job: ask the parent for a fresh worker instead.
+            _emit(out, {"restart": f"the CUDA context is unusable after {job['id']}"})
+            return 0
     return 0
+
+
+def _cuda_unusable() -> bool:
+    import torch
+
+    try:
+        (torch.zeros(1, device="cuda") + 1).item()
+        torch.cuda.synchronize()
+    except Exception:
+        return True
+    return False
 
 
 if __name__ == "__main__":
