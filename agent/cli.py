@@ -2,6 +2,7 @@
 
     agent extract --model-name llama            extract one model's kernel definitions
     agent verify --all                          verify definitions against FlashInfer (GPU)
+    agent baseline --model-name llama           document SGLang's baseline implementation of its kernels
     agent models                                list the models known by name
     agent graph                                 print the agent's state machine (Mermaid)
 """
@@ -13,10 +14,10 @@ import sys
 import traceback
 
 from agent import exit_codes
-from agent.commands import extract, graph, models, verify
+from agent.commands import baseline, extract, graph, models, verify
 from tools.errors import ExtractionError
 
-COMMANDS = (extract, verify, models, graph)
+COMMANDS = (extract, verify, baseline, models, graph)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,8 @@ _RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^top_k_sampling_(v\d+)$"), r"top_k_sampling_from_probs_\1"),
     (re.compile(r"^top_p_sampling_(v\d+)$"), r"top_p_sampling_from_probs_\1"),
     (re.compile(r"^gemm_bf16_N(\d+)_K(\d+)$"), r"gemm_n\1_k\2"),
+    (re.compile(r"^moe_fp8_block_scale_renormalize_routing_(topk\d+_e\d+_h\d+_i\d+)$"), r"moe_fp8_block_scale_renorm_\1"),
+    (re.compile(r"^(gdn_(?:decode|prefill|mtp)_qk\d+_v\d+_d\d+)$"), r"\1_k_last"),
 )
 
 # Template op types whose dataset directory differs.

@@ -18,10 +18,19 @@ def parse_source(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict
     assert model is not None and source is not None
     index = runtime.context.source_index(source)
     inventories = []
+    combos = [(tp, ep) for tp in model.profile.tp for ep in model.profile.ep if tp % ep == 0]
+    if not combos:
+        raise ProfileError(
+            f"No EP in {model.profile.ep} divides a TP in {model.profile.tp}: SGLang splits experts within the TP group.",
+            hint="Use --ep values that divide --tp.",
+        )
+    skipped = [(tp, ep) for tp in model.profile.tp for ep in model.profile.ep if (tp, ep) not in combos]
+    if skipped:
+        runtime.context.progress.stage("parse", "skipping profiles where EP does not divide TP: " + ", ".join(f"tp={t} ep={e}" for t, e in skipped))
     for tp in model.profile.tp:
         for ep in model.profile.ep:
-            if ep > tp:
-                raise ProfileError(f"EP={ep} is larger than TP={tp}; SGLang splits experts within the TP group.", hint="Use --ep values that divide --tp.")
+            if (tp, ep) not in combos:
+                continue
             started = time.monotonic()
             inventory = parse_model(index, model.model_class.module, model.model_class.architecture, model.config, ParallelProfile(tp=tp, ep=ep))
             if inventory.failures:

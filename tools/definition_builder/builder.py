@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tools import naming
+from tools.definition_builder.families import FAMILIES, trace_family
 from tools.definition_builder.normalize import normalize_template_definition
-from tools.definition_builder.template_families import FAMILIES, trace_family
 from tools.errors import DefinitionError
 from tools.kernel_spec import KernelSpec
 
@@ -27,7 +27,8 @@ def has_template(family: str) -> bool:
 def build_definition(spec: KernelSpec, context: BuildContext) -> dict[str, Any]:
     """The dataset definition for `spec`, validated by flashinfer-bench's own schema."""
     raw = trace_family(spec)
-    definition = normalize_template_definition(raw)
+    family = FAMILIES[spec.family]
+    definition = normalize_template_definition(raw, reference_name=family.reference_name, param_aliases=dict(family.param_aliases))
     definition["tags"] = extraction_tags(definition["tags"], spec, context)
     validate_definition(definition)
     return definition

@@ -50,18 +50,27 @@ _AXIS_DESCRIPTIONS = {
 }
 
 
-def normalize_template_definition(raw: dict[str, Any], *, reference_name: str | None = None) -> dict[str, Any]:
-    """A dataset-convention definition dict (tags still without model/status context)."""
+def normalize_template_definition(
+    raw: dict[str, Any], *, reference_name: str | None = None, param_aliases: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A dataset-convention definition dict (tags still without model/status context).
+
+    `param_aliases` renames reference parameters to the input names the template gives
+    them (a few templates call the tensor `input` in code and `hidden_states` in JSON).
+    """
     template_name = raw.get("name")
     if not template_name or "reference" not in raw:
         raise DefinitionError(f"Trace template output for {template_name!r} has no name or no reference.")
-    reference, params = rename_reference_to_run(raw["reference"], reference_name)
+    reference, params, returned = rename_reference_to_run(raw["reference"], reference_name, param_aliases or {})
     inputs = _select_inputs(raw.get("inputs", {}), params, template_name)
     outputs = {
         name: _clean_tensor(spec)
         for name, spec in raw.get("outputs", {}).items()
         if name not in inputs  # in-place outputs (same name as an input) are not returned
     }
+    if returned is not None and returned < len(outputs):
+        # Outputs written in place into optional buffers the reference does not return.
+        outputs = dict(list(outputs.items())[:returned])
     for name, spec in inputs.items():
         if spec["dtype"] == "unknown":
             if name in INDEX_TENSORS:
@@ -73,7 +82,8 @@ def normalize_template_definition(raw: dict[str, Any], *, reference_name: str | 
             raise DefinitionError(f"{template_name}: output {name!r} has no dtype in the trace template.")
     constraints = list(raw.get("constraints", []))
     axes = _used_axes(raw.get("axes", {}), inputs, outputs, constraints)
-    tags = [t for t in raw.get("tags", []) if not t.startswith(naming.STATUS_TAG_PREFIX)]
+    # status: is set by our verification; model: by the extraction (templates carry examples).
+    tags = [t for t in raw.get("tags", []) if not t.startswith((naming.STATUS_TAG_PREFIX, naming.MODEL_TAG_PREFIX))]
     definition: dict[str, Any] = {
         "name": naming.dataset_name(template_name),
         "description": raw.get("description") or "",
@@ -89,9 +99,12 @@ def normalize_template_definition(raw: dict[str, Any], *, reference_name: str | 
     return definition
 
 
-def rename_reference_to_run(source: str, reference_name: str | None = None) -> tuple[str, list[tuple[str, bool]]]:
-    """Rename the reference function to `run`; return the new source and `run`'s
-    parameters as (name, has_default) pairs."""
+def rename_reference_to_run(
+    source: str, reference_name: str | None = None, param_aliases: dict[str, str] | None = None
+) -> tuple[str, list[tuple[str, bool]], int | None]:
+    """Rename the reference function to `run` (and aliased parameters); return the new
+    source, `run`'s parameters as (name, has_default) pairs, and how many values every
+    `return` of `run` yields (None when that cannot be read off the code)."""
     module = ast.parse(source)
     functions = [node for node in module.body if isinstance(node, ast.FunctionDef)]
     if not functions:
@@ -104,24 +117,57 @@ def rename_reference_to_run(source: str, reference_name: str | None = None) -> t
         if not matches:
             raise DefinitionError(f"Reference code has no function {reference_name!r}.")
         target = matches[-1]
+    aliases = dict(param_aliases or {})
     args = target.args
     positional = args.posonlyargs + args.args
     first_default = len(positional) - len(args.defaults)
-    params = [(a.arg, i >= first_default) for i, a in enumerate(positional)]
-    if target.name == "run":
-        return source, params
-    if any(f.name == "run" for f in functions):
+    params = [(aliases.get(a.arg, a.arg), i >= first_default) for i, a in enumerate(positional)]
+    returned = _returned_count(target)
+    if target.name != "run" and any(f.name == "run" for f in functions):
         raise DefinitionError("Reference code already defines another function named `run`.")
-    renamed = cst.parse_module(source).visit(_Rename(target.name, "run")).code
-    return renamed, params
+    renames = {target.name: "run", **aliases} if target.name != "run" else aliases
+    if not renames:
+        return source, params, returned
+    renamed = cst.parse_module(source).visit(_Rename(target.name, renames)).code
+    return renamed, params, returned
+
+
+def _returned_count(function: ast.FunctionDef) -> int | None:
+    counts = set()
+    stack = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None:
+            counts.add(len(node.value.elts) if isinstance(node.value, ast.Tuple) else None)
+        stack.extend(ast.iter_child_nodes(node))
+    return counts.pop() if len(counts) == 1 else None
 
 
 class _Rename(cst.CSTTransformer):
-    def __init__(self, old: str, new: str) -> None:
-        self.old, self.new = old, new
+    """Renames the target function, and the names in `renames` inside it."""
+
+    def __init__(self, target: str, renames: dict[str, str]) -> None:
+        self.target, self.renames = target, renames
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        if node.name.value == self.target or self.depth:
+            self.depth += 1
+        return True
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        if self.depth:
+            self.depth -= 1
+        return updated_node
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
-        return updated_node.with_changes(value=self.new) if updated_node.value == self.old else updated_node
+        if updated_node.value == self.target:
+            return updated_node.with_changes(value=self.renames[self.target])
+        if self.depth and updated_node.value in self.renames:
+            return updated_node.with_changes(value=self.renames[updated_node.value])
+        return updated_node
 
 
 def _select_inputs(raw_inputs: dict[str, Any], params: list[tuple[str, bool]], name: str) -> dict[str, Any]:
@@ -137,7 +183,7 @@ def _clean_tensor(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _used_axes(axes: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, Any], constraints: list[str]) -> dict[str, Any]:
-    used: set[str] = set()
+    used: set[str] = set(inputs)  # a scalar input named after an axis (MoE top_k) keeps its value
     for spec in (*inputs.values(), *outputs.values()):
         used.update(spec["shape"] or [])
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(constraints)))

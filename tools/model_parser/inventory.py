@@ -184,10 +184,16 @@ class _Walker:
                     self.visit(item, f"{path}.{i}" if path else str(i), parent=parent, role=role, layer=layer, owner=owner)
 
     def _instance(self, inst: Instance, path: str, *, role: str, layer: int | None) -> None:
-        holds_stack = any(isinstance(v, LayerList) or (isinstance(v, tuple) and any(isinstance(x, LayerList) for x in v)) for v in inst.attrs.values())
         for name, child in inst.attrs.items():
             child_path = f"{path}.{name}" if path else name
-            child_role = "model" if (role == "model" and (holds_stack or not path)) else ("decoder_layer" if role == "layer" else "nested")
+            if role == "layer":
+                child_role = "decoder_layer"
+            elif role == "model" and (not path or _holds_stack(inst)):
+                child_role = "model"  # the root, or the module that owns the decoder stack
+            elif role == "model" and isinstance(child, Instance) and _leads_to_stack(child):
+                child_role = "model"  # a wrapper on the way to the stack (e.g. a VLM's language_model)
+            else:
+                child_role = "nested"
             if name == "weight" and isinstance(child, TensorValue) and len(child.shape) == 2:
                 self._parameter_linear(inst, child, child_path, layer=layer)
                 continue
@@ -262,6 +268,22 @@ class _Walker:
             self.components[key] = existing = component
         if layer is not None and layer not in existing.layers:
             existing.layers.append(layer)
+
+
+def _holds_stack(inst: Instance) -> bool:
+    return any(_is_stack(v) for v in inst.attrs.values())
+
+
+def _is_stack(value: Any) -> bool:
+    if isinstance(value, LayerList):
+        return any(isinstance(x, Instance) for x in value.layers)
+    return isinstance(value, tuple) and any(_is_stack(x) for x in value)
+
+
+def _leads_to_stack(inst: Instance, depth: int = 0) -> bool:
+    if depth > 4:
+        return False
+    return _holds_stack(inst) or any(isinstance(v, Instance) and _leads_to_stack(v, depth + 1) for v in inst.attrs.values())
 
 
 _SKIPPED_PARAMS = {"prefix", "quant_config", "config", "args", "kwargs", "alt_stream", "params_dtype", "layer_id", "layer_idx"}

@@ -30,6 +30,8 @@ LEAF_CLASSES: dict[str, LeafSpec] = {
         ("num_heads", "head_dim", "scaling", "num_kv_heads", "layer_id", "logit_cap", "v_head_dim", "sliding_window_size"),
     ),
     "RadixLinearAttention": LeafSpec("attention.linear", ()),
+    "Indexer": LeafSpec("attention.dsa_indexer", ("hidden_size", "index_n_heads", "index_head_dim", "rope_head_dim", "index_topk")),
+    "IndexerKPool": LeafSpec("attention.dsa_indexer", ("hidden_size", "index_n_heads", "index_head_dim", "rope_head_dim", "index_topk")),
     # linear layers
     "QKVParallelLinear": LeafSpec(
         "linear.qkv", ("hidden_size", "head_size", "total_num_heads", "total_num_kv_heads", "bias")

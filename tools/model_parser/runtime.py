@@ -120,6 +120,9 @@ def runtime_objects(profile: ParallelProfile) -> dict[str, Any]:
         "get_moe_tensor_parallel_rank": 0,
         "get_pipeline_model_parallel_world_size": 1,
         "get_num_fused_shared_experts": 0,
+        # Shared-expert fusion is a backend optimisation; the dataset's MoE definitions
+        # cover routed experts, so the parser keeps shared experts as their own MLP.
+        "can_fuse_shared_expert": False,
         "get_stream": None,
         "is_dp_attention_enabled": False,
         "is_dense_ffn_fully_dp": False,

@@ -39,6 +39,20 @@ class Sym:
 
 
 @dataclass(frozen=True)
+class EnumMember:
+    """A member of an Enum class from SGLang's sources."""
+
+    enum: str
+    name: str
+    value: Any
+    mixin: bool
+    """True for IntEnum / str-mixin enums, whose members compare equal to their values."""
+
+    def __repr__(self) -> str:
+        return f"{self.enum}.{self.name}"
+
+
+@dataclass(frozen=True)
 class Unknown:
     """A value the interpreter cannot compute; `reason` names what it came from."""
 
@@ -63,7 +77,11 @@ MAX_CHOICES = 6
 
 def unwrap(value: Any) -> Any:
     """The concrete Python value of `value` (Sym stripped, containers untouched)."""
-    return value.value if isinstance(value, Sym) else value
+    if isinstance(value, Sym):
+        return value.value
+    if isinstance(value, EnumMember) and value.mixin:
+        return unwrap(value.value)
+    return value
 
 
 def expr_of(value: Any) -> str | None:
@@ -188,6 +206,13 @@ def apply_compare(op: str, left: Any, right: Any) -> Any:
         return left
     if isinstance(right, Unknown):
         return right
+    if op in ("==", "!=") and (isinstance(left, EnumMember) or isinstance(right, EnumMember)):
+        if isinstance(left, EnumMember) and isinstance(right, EnumMember):
+            same = (left.enum, left.name) == (right.enum, right.name)
+        else:
+            member, other = (left, right) if isinstance(left, EnumMember) else (right, left)
+            same = member.mixin and unwrap(member.value) == unwrap(other)
+        return same if op == "==" else not same
     a, b = unwrap(left), unwrap(right)
     if op in ("in", "not in") and isinstance(b, (list, tuple, set, frozenset, dict)):
         members = [unwrap(m) for m in b]
@@ -227,9 +252,12 @@ class ConfigObject:
     # Keys whose dict values transformers turns into config objects.
     SUBCONFIG_KEYS = ("text_config", "language_config", "llm_config", "thinker_config", "talker_config")
 
-    def __init__(self, data: dict[str, Any], path: str = "config") -> None:
+    def __init__(self, data: dict[str, Any], path: str = "config", schema: Any = None) -> None:
         self.data = data
         self.path = path
+        self.schema = schema
+        """SGLang's own config class for this model type, if it has one (a ClassValue):
+        its properties and constructor defaults answer fields config.json lacks."""
 
     def has(self, name: str) -> bool:
         return name in self.data

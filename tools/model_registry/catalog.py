@@ -39,6 +39,8 @@ class CatalogEntry(BaseModel):
     """Overrides the config's `architectures[0]` (e.g. the text-only class of a VLM)."""
     text_config_key: str | None = None
     """Extract from this nested config (e.g. `text_config`) instead of the top level."""
+    config_defaults: dict[str, Any] = Field(default_factory=dict)
+    """Values transformers fills in for fields the published config.json omits."""
     tp: list[int] = Field(default_factory=lambda: [1])
     ep: list[int] = Field(default_factory=lambda: [1])
     page_sizes: list[int] = Field(default_factory=lambda: [1, 64])

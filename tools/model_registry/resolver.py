@@ -206,14 +206,17 @@ class ModelResolver:
 
     def _text_config(self, config: dict[str, Any], entry: CatalogEntry | None) -> dict[str, Any]:
         key = entry.text_config_key if entry else None
-        if not key:
-            return config
-        nested = config.get(key)
-        if not isinstance(nested, dict):
-            raise ConfigError(f"The config has no {key!r} object to extract from.")
-        merged = dict(nested)
-        merged.setdefault("quantization_config", config.get("quantization_config"))
-        return merged
+        if key:
+            nested = config.get(key)
+            if not isinstance(nested, dict):
+                raise ConfigError(f"The config has no {key!r} object to extract from.")
+            text = dict(nested)
+            if config.get("quantization_config") is not None:
+                text.setdefault("quantization_config", config["quantization_config"])
+            config = text
+        if entry is not None and entry.config_defaults:
+            config = {**entry.config_defaults, **config}
+        return config
 
     def _architecture(self, config: dict[str, Any], entry: CatalogEntry | None, source: str) -> str:
         if entry is not None and entry.architecture:

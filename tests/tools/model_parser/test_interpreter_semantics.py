@@ -3,7 +3,6 @@
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from tools.model_parser.inventory import parse_model
 from tools.model_parser.runtime import ParallelProfile

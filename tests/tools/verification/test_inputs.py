@@ -4,7 +4,9 @@ dtypes and constraints, and the layout invariants the kernels rely on."""
 import pytest
 import torch
 
-from tests.tools.verification.definitions import SMALL_GQA, build, mla
+from tests.tools.verification.definitions import CONTEXT, SMALL_GQA, build, mla
+from tools.definition_builder.builder import build_definition
+from tools.kernel_spec import KernelSpec
 from tools.verification.families import family_for
 from tools.verification.families.rows import MAX_TOKENS, largest_batch
 from tools.verification.inputs import default_cases, make_inputs
@@ -24,6 +26,17 @@ DEFINITIONS = {
     "top_k": lambda: build("top_k_sampling_from_probs", vocab_size=100),
     "top_p": lambda: build("top_p_sampling_from_probs", vocab_size=100),
     "top_k_top_p": lambda: build("top_k_top_p_sampling_from_probs", vocab_size=100),
+    "mla_ragged": lambda: build("mla_ragged_prefill", num_qo_heads=4, head_dim_qk=24, head_dim_vo=16),
+    "gemma_rmsnorm": lambda: build("gemma_rmsnorm", hidden_size=64),
+    "dsa_sparse": lambda: build("dsa_sparse_attention", num_qo_heads=4, head_dim_ckv=32, head_dim_kpe=16, topk=6, page_size=4),
+    "dsa_indexer": lambda: build("dsa_topk_indexer", num_index_heads=4, index_head_dim=16, topk=5, page_size=4),
+    "moe": lambda: build_definition(
+        KernelSpec(family="moe_fp8_block_scale", axes={"num_experts": 8, "top_k": 2, "num_local_experts": 8, "hidden_size": 256, "intermediate_size": 128}, options={"routing": "renormalize"}),
+        CONTEXT,
+    ),
+    "gdn_decode": lambda: build("gdn_decode", num_q_heads=2, num_v_heads=4, head_size=16),
+    "gdn_mtp": lambda: build("gdn_mtp", num_q_heads=2, num_v_heads=4, head_size=16),
+    "gdn_prefill": lambda: build("gdn_prefill", num_q_heads=2, num_v_heads=4, head_size=16),
 }
 
 
@@ -56,8 +69,9 @@ def test_inputs_have_declared_shapes_dtypes_and_satisfy_the_constraints(definiti
                 assert size == axis_spec["value"], (name, axis)
             else:
                 assert sizes.setdefault(axis, size) == size, f"runtime axis {axis} has two sizes"
+    constants = {axis: spec["value"] for axis, spec in definition["axes"].items() if spec["type"] == "const"}
     for constraint in definition.get("constraints", []):
-        assert eval(constraint, {}, {**values, **sizes}), constraint  # noqa: S307 - the definition's own expression
+        assert eval(constraint, {}, {**values, **constants, **sizes}), constraint  # noqa: S307 - the definition's own expression
 
 
 def _paged_cases():
@@ -165,3 +179,5 @@ def test_each_definition_has_exactly_one_family():
     assert names["decode_ps1"] == "gqa_paged_decode" and names["paged_prefill_ps1"] == "gqa_paged_prefill"
     assert names["ragged_prefill"] == "gqa_ragged_prefill" and names["mla_decode_ps64"] == "mla_paged_decode"
     assert names["top_k_top_p"] == "sampling" and names["fused_add_rmsnorm"] == "rmsnorm" and names["gemm"] == "gemm"
+    assert names["mla_ragged"] == "mla_ragged_prefill" and names["moe"] == "moe" and names["gdn_mtp"] == "gdn_mtp"
+    assert names["dsa_indexer"] == "dsa_topk_indexer" and names["mla_prefill_ps1"] == "mla_paged_prefill"

@@ -1,4 +1,4 @@
-"""RMSNorm, plain and fused with the residual add."""
+"""RMSNorm, plain and fused with the residual add; Llama style (x * w) and Gemma style (x * (1 + w))."""
 
 from tools.verification.bindings import Binding
 
@@ -16,5 +16,19 @@ BINDINGS = [
         kernel="fused_add_rmsnorm",
         template="flashinfer.trace.templates.norm:fused_add_rmsnorm_trace",
         description="flashinfer.norm.fused_add_rmsnorm (in place, on copies), eps 1e-6",
+    ),
+    Binding(
+        name="gemma_rmsnorm",
+        fi_api="flashinfer.norm.gemma_rmsnorm",
+        kernel="gemma_rmsnorm",
+        template="flashinfer.trace.templates.norm:gemma_rmsnorm_trace",
+        description="flashinfer.norm.gemma_rmsnorm, eps 1e-6",
+    ),
+    Binding(
+        name="gemma_fused_add_rmsnorm",
+        fi_api="flashinfer.norm.gemma_fused_add_rmsnorm",
+        kernel="gemma_fused_add_rmsnorm",
+        template="flashinfer.trace.templates.norm:gemma_fused_add_rmsnorm_trace",
+        description="flashinfer.norm.gemma_fused_add_rmsnorm (in place, on copies), eps 1e-6",
     ),
 ]

@@ -1,10 +1,10 @@
-"""Batched attention over paged and ragged KV layouts: GQA and MLA, decode and causal prefill.
+"""Batched GQA attention over paged and ragged KV layouts, decode and causal prefill.
 
 Inputs follow the definitions' conventions: int32 `indptr` offsets, page ids scattered
 over a cache with spare pages, every page full (the definitions have no
 `last_page_len`), and the softmax scale a kernel would be called with. Tensor shapes
-come from the definition's own axes, so a new head layout (MLA's split NoPE/RoPE parts,
-a ragged layout with different QK and VO head dims) needs no new code here.
+come from the definition's own axes. The cases (which sequence lengths to run at) serve
+MLA too (`mla_dsa_moe_gdn.py`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,6 @@ from tools.verification.families import Family
 from tools.verification.layouts import indptr, paged_layout, round_up
 from tools.verification.tensors import const_axis, fill_random
 
-# DeepSeek's pre-absorption QK head: 128 NoPE dims plus the RoPE dims. MLA kernels
-# after matrix absorption are called with the scale of that head, not of ckv + kpe.
-_MLA_QK_NOPE_DIM = 128
-
-
 def _is(op_type: str, stage: str | None = None):
     def matches(definition: dict[str, Any]) -> bool:
         if definition["op_type"] != op_type:
@@ -35,20 +30,19 @@ def _is(op_type: str, stage: str | None = None):
 
 
 def default_sm_scale(definition: dict[str, Any]) -> float:
-    for axis in ("head_dim", "head_dim_qk"):
-        dim = const_axis(definition, axis)
-        if dim:
-            return 1.0 / math.sqrt(dim)
-    kpe = const_axis(definition, "head_dim_kpe")
-    if kpe:
-        return 1.0 / math.sqrt(_MLA_QK_NOPE_DIM + kpe)
-    raise ValueError(f"{definition['name']}: no head-dim axis to derive a softmax scale from")
+    return 1.0 / math.sqrt(const_axis(definition, "head_dim"))
+
+
+def _per_sequence(case: Case, lengths: list[int], what: str) -> list[int]:
+    if len(lengths) != case.batch_size:
+        raise ValueError(f"case {case.label!r}: {len(lengths)} {what} for a batch of {case.batch_size} sequences")
+    return lengths
 
 
 def _paged_inputs(definition: dict[str, Any], case: Case, generator: torch.Generator, *, prefill: bool) -> dict[str, Any]:
     page = const_axis(definition, "page_size") or 1
-    kv_lens = case.kv_lens or [page] * case.batch_size
-    q_lens = (case.q_lens or [1] * case.batch_size) if prefill else [1] * case.batch_size
+    kv_lens = _per_sequence(case, case.kv_lens or [page] * case.batch_size, "KV lengths")
+    q_lens = _per_sequence(case, case.q_lens or [1] * case.batch_size, "query lengths") if prefill else [1] * case.batch_size
     layout = paged_layout(kv_lens, page, generator)
     sizes = {
         "batch_size": case.batch_size,
@@ -64,8 +58,8 @@ def _paged_inputs(definition: dict[str, Any], case: Case, generator: torch.Gener
 
 
 def _ragged_inputs(definition: dict[str, Any], case: Case, generator: torch.Generator) -> dict[str, Any]:
-    q_lens = case.q_lens or [1] * case.batch_size
-    kv_lens = case.kv_lens or q_lens
+    q_lens = _per_sequence(case, case.q_lens or [1] * case.batch_size, "query lengths")
+    kv_lens = _per_sequence(case, case.kv_lens or q_lens, "KV lengths")
     sizes = {"total_q": sum(q_lens), "total_kv": sum(kv_lens), "len_indptr": case.batch_size + 1, "batch_size": case.batch_size}
     values: dict[str, Any] = {"qo_indptr": indptr(q_lens), "kv_indptr": indptr(kv_lens)}
     if "sm_scale" in definition["inputs"]:
@@ -83,7 +77,7 @@ def _sequences(label: str, q_lens: list[int], prefixes: list[int], page: int) ->
     return Case(label=label, batch_size=len(q_lens), q_lens=q_lens, kv_lens=kv_lens)
 
 
-def _decode_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
+def decode_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
     page = _page(definition)
     cases = [
         Case(label="one sequence, one page", batch_size=1, kv_lens=[page]),
@@ -95,7 +89,7 @@ def _decode_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
     return cases
 
 
-def _paged_prefill_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
+def paged_prefill_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
     page = _page(definition)
     whole = [round_up(3, page), round_up(6, page)]
     cases = [
@@ -108,7 +102,7 @@ def _paged_prefill_cases(definition: dict[str, Any], purpose: Purpose) -> list[C
     return cases
 
 
-def _ragged_prefill_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
+def ragged_prefill_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
     cases = [
         Case(label="one token", batch_size=1, q_lens=[1], kv_lens=[1]),
         Case(label="queries after a cached prefix", batch_size=2, q_lens=[4, 2], kv_lens=[4, 6]),
@@ -120,10 +114,7 @@ def _ragged_prefill_cases(definition: dict[str, Any], purpose: Purpose) -> list[
 
 
 FAMILIES = [
-    Family("gqa_paged_decode", _is("gqa_paged", "decode"), lambda d, c, g: _paged_inputs(d, c, g, prefill=False), _decode_cases),
-    Family("gqa_paged_prefill", _is("gqa_paged", "prefill"), lambda d, c, g: _paged_inputs(d, c, g, prefill=True), _paged_prefill_cases),
-    Family("gqa_ragged_prefill", _is("gqa_ragged"), _ragged_inputs, _ragged_prefill_cases),
-    Family("mla_paged_decode", _is("mla_paged", "decode"), lambda d, c, g: _paged_inputs(d, c, g, prefill=False), _decode_cases),
-    Family("mla_paged_prefill", _is("mla_paged", "prefill"), lambda d, c, g: _paged_inputs(d, c, g, prefill=True), _paged_prefill_cases),
-    Family("mla_ragged_prefill", _is("mla_ragged"), _ragged_inputs, _ragged_prefill_cases),
+    Family("gqa_paged_decode", _is("gqa_paged", "decode"), lambda d, c, g: _paged_inputs(d, c, g, prefill=False), decode_cases),
+    Family("gqa_paged_prefill", _is("gqa_paged", "prefill"), lambda d, c, g: _paged_inputs(d, c, g, prefill=True), paged_prefill_cases),
+    Family("gqa_ragged_prefill", _is("gqa_ragged"), _ragged_inputs, ragged_prefill_cases),
 ]

@@ -1,0 +1,92 @@
+"""`agent baseline`: document SGLang's baseline implementation of a model's kernels."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from agent import exit_codes
+from agent.commands.options import int_list
+from agent.progress import Progress
+from tools.baseline.analysis import IMPLEMENTATION_FILE, KERNEL_CALLS_FILE, SNIPPETS_DIR, analyse_baseline, profile_inventories, write_baseline
+from tools.baseline.schema import KernelCall
+from tools.model_parser.source_index import SourceIndex
+from tools.model_registry.resolver import ModelResolver
+from tools.source_locator import locate_sglang
+
+HELP = f"""\
+Find MODEL's implementation in SGLang (as `agent extract` does) and document how SGLang
+runs each of its kernels: the layer class, the attention / MoE / norm backend entry point
+and the call into the kernel, each cited as file:line of the SGLang sources read, with
+the FlashInfer-Trace definition name `agent extract` writes for that kernel.
+
+Writes OUTPUT/<model>/{IMPLEMENTATION_FILE} (the forward-pass structure and the layer
+constructor calls with their arguments), OUTPUT/<model>/{KERNEL_CALLS_FILE} (one entry per
+kernel) and OUTPUT/<model>/{SNIPPETS_DIR}/ (the quoted source, one file per component)."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "baseline",
+        help="document SGLang's baseline implementation of a model's kernels",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model-name", required=True, metavar="NAME", help="model name, alias or HF repo id (e.g. llama, kimi); see `agent models`")
+    parser.add_argument("--config", metavar="PATH", help="the model's HF config.json (required for models not in the catalog)")
+    parser.add_argument("--tp", type=int_list, metavar="N[,N]", help="tensor-parallel size(s); default: the model's serving profile")
+    parser.add_argument("--ep", type=int_list, metavar="N[,N]", help="expert-parallel size(s) for MoE models")
+    parser.add_argument("--page-sizes", type=int_list, metavar="N[,N]", help="KV-cache page sizes (default: the profile's)")
+    parser.add_argument("--output-dir", default="model_analysis", metavar="DIR", help="where to write DIR/<model>/ (default: ./model_analysis)")
+    source = parser.add_argument_group("SGLang sources")
+    source.add_argument("--sglang-path", metavar="DIR", help="a SGLang checkout or unpacked wheel (default: installed sglang, else download)")
+    source.add_argument("--sglang-version", metavar="V", help="SGLang release to download (default: the tested one)")
+    source.add_argument("--offline", action="store_true", help="never download SGLang; use the cache or --sglang-path")
+    parser.add_argument("--cache-dir", metavar="DIR", help="where downloaded SGLang sources are kept")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = Progress(quiet=args.quiet)
+    started = time.monotonic()
+    source = locate_sglang(
+        Path(args.sglang_path) if args.sglang_path else None,
+        version=args.sglang_version,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        allow_download=not args.offline,
+    )
+    progress.stage("locate", f"SGLang {source.version} ({source.origin}) at {source.root}")
+    model = ModelResolver(source).resolve(args.model_name, config_path=Path(args.config) if args.config else None)
+    overrides = {k: v for k, v in (("tp", args.tp), ("ep", args.ep), ("page_sizes", args.page_sizes)) if v}
+    model = model.model_copy(update={"profile": model.profile.model_copy(update=overrides)})
+    progress.stage("resolve", f"{model.display_name} -> {model.model_class.file}:{model.architecture}; chosen by {model.chosen_because}")
+    index = SourceIndex(source)
+    inventories = profile_inventories(index, model)
+    progress.stage("parse", ", ".join(f"tp={i.tp} ep={i.ep}: {len(i.components)} components" for i in inventories))
+    analysis = analyse_baseline(model, index, inventories)
+    target = write_baseline(analysis, Path(args.output_dir))
+    print(_summary(analysis.kernel_calls.kernel_calls))
+    print(f"wrote {target}/{{{IMPLEMENTATION_FILE}, {KERNEL_CALLS_FILE}, {SNIPPETS_DIR}/}} ({len(analysis.snippets)} snippets) in {time.monotonic() - started:.1f}s")
+    return exit_codes.SUCCESS
+
+
+def _summary(calls: list[KernelCall]) -> str:
+    """One line per distinct (component, route, definition): where SGLang runs it, what it is."""
+    rows, seen = [], set()
+    for call in calls:
+        route = call.baseline.name if call.baseline else "-"
+        name = call.flashinfer_equivalent or f"({call.equivalent_status})"
+        key = (call.module_path, route, name)
+        if key in seen:
+            continue
+        seen.add(key)
+        if call.baseline is None:
+            where = call.baseline_note or ""
+        else:
+            missing = next((p.note for p in call.baseline.entry_points if not p.found), None)
+            where = call.code_location or f"not found: {missing}"
+        rows.append((call.module_path, route, name, where))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows)

@@ -1,0 +1,45 @@
+"""`agent extract` for MLA/MoE models: sharing across models and partial understanding."""
+
+import json
+from pathlib import Path
+
+from agent import exit_codes
+from agent.cli import main
+
+
+def definitions(root: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (root / "definitions").glob("*/*.json")}
+
+
+def test_kimi_shares_deepseek_norms_and_adds_its_own_attention_and_experts(tmp_path, capsys):
+    root = tmp_path / "ds"
+    assert main(["extract", "--model-name", "deepseek-v3", "--output", str(root), "--quiet"]) == exit_codes.SUCCESS
+    before = definitions(root)
+    capsys.readouterr()
+    assert main(["extract", "--model-name", "kimi", "--output", str(root), "--quiet", "--json"]) == exit_codes.SUCCESS
+    report = json.loads(capsys.readouterr().out)
+    after = definitions(root)
+    shared = {e["name"] for e in report["entries"] if e["outcome"] == "shared"}
+    assert {"rmsnorm_h7168", "fused_add_rmsnorm_h7168", "rmsnorm_h1536", "rmsnorm_h512"} <= shared
+    for name in shared:
+        assert name in before and "model:kimi-k2" in after[name]["tags"] and "model:deepseek-v3" in after[name]["tags"]
+    new = set(after) - set(before)
+    assert "moe_fp8_block_scale_ds_routing_topk8_ng1_kg1_e384_h7168_i2048" in new  # EP=1
+    assert "moe_fp8_block_scale_ds_routing_topk8_ng1_kg1_e48_h7168_i2048" in new  # EP=8
+    assert "mla_paged_decode_h8_ckv512_kpe64_ps64" in new
+    moe = after["moe_fp8_block_scale_ds_routing_topk8_ng1_kg1_e48_h7168_i2048"]
+    assert {"ep:8", "model:kimi-k2", "quantization:float8_e4m3fn"} <= set(moe["tags"])
+    assert report["model"] == "kimi-k2" and "alias" in report["chosen_because"]
+
+
+def test_a_partly_understood_model_writes_what_it_can_and_lists_the_rest(tmp_path, capsys):
+    root = tmp_path / "ds"
+    status = main(["extract", "--model-name", "kimi-linear-48b-a3b", "--output", str(root), "--quiet", "--json"])
+    assert status == exit_codes.INCOMPLETE
+    report = json.loads(capsys.readouterr().out)
+    pending = [e for e in report["entries"] if e["outcome"] == "pending"]
+    kda = next(e for e in pending if "RadixLinearAttention" in e["note"])
+    assert "sglang/srt/models/kimi_linear.py:" in kda["note"] and "KimiDeltaAttention" in kda["note"]
+    written = definitions(root)
+    assert any(name.startswith("mla_paged_decode") for name in written)
+    assert not any("kda" in name for name in written)  # nothing invented for what is not understood

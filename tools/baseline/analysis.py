@@ -1,0 +1,192 @@
+"""A model's SGLang baseline: its implementation, its kernel calls, and the quoted sources.
+
+`profile_inventories` parses the model at each TP/EP size of its profile (as `agent
+extract` does); `analyse_baseline` turns the inventories into the two documents and the
+snippets; `write_baseline` writes them under `<output>/<model slug>/`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from tools.baseline.entry_points import EntryPointLocator, span_of
+from tools.baseline.kernel_map import ComponentKernel, DefinitionNames, component_kernels
+from tools.baseline.routes import ROUTES, route_names
+from tools.baseline.schema import (
+    BaselineRoute,
+    KernelCall,
+    KernelCallsDocument,
+    ProfileImplementation,
+    SglangImplementation,
+)
+from tools.baseline.snippets import render_snippet, snippet_filename
+from tools.baseline.structure import constructor_calls, forward_pass
+from tools.dedup_store import write_json_atomic
+from tools.definition_builder.builder import BuildContext
+from tools.errors import OutputError, ProfileError
+from tools.kernel_planner import PlanOptions
+from tools.model_parser.interpreter import ModelInterpreter
+from tools.model_parser.inventory import Component, Inventory, parse_model
+from tools.model_parser.runtime import ParallelProfile
+from tools.model_parser.source_index import SourceIndex
+from tools.model_registry.resolver import ResolvedModel
+
+IMPLEMENTATION_FILE = "sglang_implementation.json"
+KERNEL_CALLS_FILE = "kernel_calls.json"
+SNIPPETS_DIR = "code_snippets"
+
+
+class BaselineAnalysis(BaseModel):
+    slug: str
+    implementation: SglangImplementation
+    kernel_calls: KernelCallsDocument
+    snippets: dict[str, str]
+    """File name under `code_snippets/` -> its text."""
+
+
+def profile_inventories(index: SourceIndex, model: ResolvedModel) -> list[Inventory]:
+    """The model's inventory at each TP/EP size of its profile, with extract's rules:
+    EP must not exceed TP, and a model without experts is parsed at its first EP only."""
+    inventories = []
+    for tp in model.profile.tp:
+        for ep in model.profile.ep:
+            if ep > tp:
+                raise ProfileError(f"EP={ep} is larger than TP={tp}; SGLang splits experts within the TP group.", hint="Use --ep values that divide --tp.")
+            inventory = parse_model(index, model.model_class.module, model.model_class.architecture, model.config, ParallelProfile(tp=tp, ep=ep))
+            if inventory.failures:
+                raise ProfileError(
+                    f"{model.display_name} cannot be built at TP={tp}, EP={ep}: " + "; ".join(inventory.failures[:3]),
+                    hint="Choose --tp/--ep values the model's head and expert counts divide by.",
+                )
+            inventories.append(inventory)
+            if not inventory.of_kind("moe"):
+                break
+    return inventories
+
+
+def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list[Inventory]) -> BaselineAnalysis:
+    version = index.source.version
+    quant_method = (model.config.get("quantization_config") or {}).get("quant_method")
+    first = inventories[0]
+    locator = EntryPointLocator(index, ModelInterpreter(index, model.config, ParallelProfile(tp=first.tp, ep=first.ep)))
+    names = DefinitionNames(BuildContext(model_slug=model.slug, sglang_version=version))
+    options = PlanOptions(page_sizes=model.profile.page_sizes)
+    calls: list[KernelCall] = []
+    profiles: list[ProfileImplementation] = []
+    # Snippets are per component (the same across profiles), with every route it takes.
+    components: dict[tuple, Component] = {}
+    files: dict[tuple, str] = {}
+    routes: dict[tuple, dict[str, BaselineRoute]] = {}
+    taken: set[str] = set()
+    for inventory in inventories:
+        kernels = component_kernels(inventory, options, names)
+        for kernel in kernels:
+            key = (kernel.component.path, kernel.component.class_name, str(kernel.component.location))
+            if key not in components:
+                components[key] = kernel.component
+                files[key] = snippet_filename(kernel.component, taken)
+            for call in _kernel_calls(kernel, inventory, quant_method, locator):
+                if call.baseline is not None:
+                    routes.setdefault(key, {}).setdefault(call.baseline.name, call.baseline)
+                call.snippet = f"{SNIPPETS_DIR}/{files[key]}"
+                calls.append(call)
+        profiles.append(
+            ProfileImplementation(
+                tp=inventory.tp,
+                ep=inventory.ep,
+                forward_pass=forward_pass(inventory, kernels),
+                kernel_calls_found=constructor_calls(inventory),
+                unknown=inventory.unknown,
+                diagnostics=inventory.diagnostics,
+            )
+        )
+    snippets = {
+        files[key]: render_snippet(component, list(routes.get(key, {}).values()), index, locator, model=model.slug)
+        for key, component in components.items()
+    }
+    entry = locator.definition(model.model_class.module, model.architecture)
+    implementation = SglangImplementation(
+        model=model.slug,
+        display_name=model.display_name,
+        hf_repo_id=model.hf_repo_id,
+        architecture=model.architecture,
+        model_file=model.model_class.file,
+        class_name=model.architecture,
+        class_location=span_of(*entry) if entry else None,
+        sglang_version=version,
+        config_source=model.config_source,
+        chosen_because=model.chosen_because,
+        quantization=quant_method,
+        profiles=profiles,
+    )
+    document = KernelCallsDocument(
+        model=model.slug, model_file=model.model_class.file, entry_class=model.architecture, sglang_version=version, kernel_calls=calls
+    )
+    return BaselineAnalysis(slug=model.slug, implementation=implementation, kernel_calls=document, snippets=snippets)
+
+
+def _kernel_calls(kernel: ComponentKernel, inventory: Inventory, quant_method: str | None, locator: EntryPointLocator) -> list[KernelCall]:
+    component, spec = kernel.component, kernel.spec
+    base = dict(
+        module_path=component.path,
+        layers=component.layers,
+        component_kind=component.kind,
+        layer_class=component.class_name,
+        owner_class=component.owner_class,
+        tp=inventory.tp,
+        ep=inventory.ep,
+        stage=spec.stage if spec else None,
+        kernel_family=spec.family if spec else None,
+        flashinfer_equivalent=kernel.definition_name,
+        equivalent_status=kernel.status,
+        reason=kernel.reason,
+        constructed_at=component.location,
+    )
+    wanted = route_names(component, spec, quant_method)
+    known = [ROUTES[name] for name in wanted if name in ROUTES]
+    if not known:
+        missing = ", ".join(wanted) or f"layer kind {component.kind}"
+        return [KernelCall(**base, kernel=spec.family if spec else component.kind, baseline_note=f"no baseline route is documented for {missing}")]
+    calls = []
+    for route in known:
+        baseline = locator.route(route, component)
+        calls.append(KernelCall(**base, kernel=route.kernel, baseline=baseline, code_location=_innermost(baseline)))
+    return calls
+
+
+def _innermost(route: BaselineRoute) -> str | None:
+    """Where the code calls into the kernel: the last step's call; None unless all steps were found."""
+    if not route.complete:
+        return None
+    last = route.entry_points[-1]
+    span = last.call.location if last.call is not None else last.location
+    return str(span) if span is not None else None
+
+
+def write_baseline(analysis: BaselineAnalysis, output_dir: Path) -> Path:
+    """Write the documents and snippets under `output_dir/<slug>/`; returns that directory.
+
+    The snippets directory is replaced as a whole, so files of components a model no
+    longer has do not linger from an earlier run."""
+    target = Path(output_dir) / analysis.slug
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target, prefix=f".{SNIPPETS_DIR}."))
+    except OSError as exc:
+        raise OutputError(f"Cannot write to {target}: {exc.strerror}.", hint="Pass --output-dir a directory you can write to.") from exc
+    try:
+        for name, text in analysis.snippets.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        snippets = target / SNIPPETS_DIR
+        if snippets.exists():
+            shutil.rmtree(snippets)
+        staging.rename(snippets)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_json_atomic(target / IMPLEMENTATION_FILE, analysis.implementation.model_dump(mode="json"))
+    write_json_atomic(target / KERNEL_CALLS_FILE, analysis.kernel_calls.model_dump(mode="json"))
+    return target

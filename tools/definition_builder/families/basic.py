@@ -1,0 +1,128 @@
+"""Norms, dense GEMM, GQA attention and sampling: the families every model has."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from tools.definition_builder.families.common import _KV_TOKENS, _PAGES, _TOKENS, Family, _meta
+from tools.kernel_spec import KernelSpec
+
+
+def _rmsnorm(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    h = spec.axes["hidden_size"]
+    return flashinfer.norm.rmsnorm.fi_trace(input=_meta(_TOKENS, h), weight=_meta(h))
+
+
+def _fused_add_rmsnorm(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    h = spec.axes["hidden_size"]
+    return flashinfer.norm.fused_add_rmsnorm.fi_trace(input=_meta(_TOKENS, h), residual=_meta(_TOKENS, h), weight=_meta(h))
+
+
+def _gemma_rmsnorm(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    h = spec.axes["hidden_size"]
+    return flashinfer.norm.gemma_rmsnorm.fi_trace(input=_meta(_TOKENS, h), weight=_meta(h))
+
+
+def _gemma_fused_add_rmsnorm(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    h = spec.axes["hidden_size"]
+    return flashinfer.norm.gemma_fused_add_rmsnorm.fi_trace(input=_meta(_TOKENS, h), residual=_meta(_TOKENS, h), weight=_meta(h))
+
+
+def _gemm(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    n, k = spec.axes["N"], spec.axes["K"]
+    # mm_bf16 takes the weight as a column-major [K, N] view of nn.Linear's [N, K] weight.
+    return flashinfer.gemm.mm_bf16.fi_trace(a=_meta(_TOKENS, k), b=_meta(k, n))
+
+
+def _gemm_fp8_block_scale(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    n, k = spec.axes["N"], spec.axes["K"]
+    fp8, block = torch.float8_e4m3fn, 128
+    # The TRT-LLM layout SGLang's fp8 block-quantized linears use: per-token-group
+    # activation scales [M, K/128] and per-block weight scales [ceil(N/128), K/128].
+    return flashinfer.gemm.gemm_fp8_nt_groupwise.fi_trace(
+        a=_meta(_TOKENS, k, dtype=fp8),
+        b=_meta(n, k, dtype=fp8),
+        a_scale=_meta(_TOKENS, -(-k // block), dtype=torch.float32),
+        b_scale=_meta(-(-n // block), -(-k // block), dtype=torch.float32),
+        out_dtype=torch.bfloat16,
+    )
+
+
+def _paged_kv(spec: KernelSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    ps, kv, d = spec.axes["page_size"], spec.axes["num_kv_heads"], spec.axes["head_dim"]
+    return _meta(_PAGES, ps, kv, d), _meta(_PAGES, ps, kv, d)
+
+
+def _gqa_paged_decode(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"])
+    return flashinfer.decode.BatchDecodeWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
+
+
+def _gqa_paged_prefill(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"])
+    return flashinfer.prefill.BatchPrefillWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
+
+
+def _gqa_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    d, kv = spec.axes["head_dim"], spec.axes["num_kv_heads"]
+    q = _meta(_TOKENS, spec.axes["num_qo_heads"], d)
+    return flashinfer.prefill.BatchPrefillWithRaggedKVCacheWrapper.run.fi_trace(q=q, k=_meta(_KV_TOKENS, kv, d), v=_meta(_KV_TOKENS, kv, d))
+
+
+def _sampling(api_name: str, with_k: bool, with_p: bool) -> Callable[[KernelSpec], dict[str, Any]]:
+    def trace(spec: KernelSpec) -> dict[str, Any]:
+        import flashinfer
+
+        api = getattr(flashinfer.sampling, api_name)
+        kwargs: dict[str, Any] = {"probs": _meta(_TOKENS, spec.axes["vocab_size"], dtype=torch.float32)}
+        if with_k:
+            kwargs["top_k"] = _meta(_TOKENS, dtype=torch.int32)
+        if with_p:
+            kwargs["top_p"] = _meta(_TOKENS, dtype=torch.float32)
+        return api.fi_trace(**kwargs)
+
+    return trace
+
+
+FAMILIES = (
+    Family("rmsnorm", ("hidden_size",), _rmsnorm, "RMSNorm"),
+    Family("fused_add_rmsnorm", ("hidden_size",), _fused_add_rmsnorm, "residual add + RMSNorm"),
+    Family("gemma_rmsnorm", ("hidden_size",), _gemma_rmsnorm, "Gemma-style RMSNorm (x * (1 + w))", param_aliases=(("input", "hidden_states"),)),
+    Family(
+        "gemma_fused_add_rmsnorm", ("hidden_size",), _gemma_fused_add_rmsnorm, "residual add + Gemma-style RMSNorm", param_aliases=(("input", "hidden_states"),)
+    ),
+    Family("gemm", ("N", "K"), _gemm, "bf16 GEMM"),
+    Family("gemm_fp8_block_scale", ("N", "K"), _gemm_fp8_block_scale, "FP8 GEMM with 128-block scales (quantized checkpoints)"),
+    Family(
+        "gqa_paged_decode", ("num_qo_heads", "num_kv_heads", "head_dim", "page_size"), _gqa_paged_decode, "GQA decode, paged KV"
+    ),
+    Family(
+        "gqa_paged_prefill", ("num_qo_heads", "num_kv_heads", "head_dim", "page_size"), _gqa_paged_prefill, "GQA causal prefill, paged KV"
+    ),
+    Family("gqa_ragged_prefill", ("num_qo_heads", "num_kv_heads", "head_dim"), _gqa_ragged_prefill, "GQA causal prefill, ragged KV"),
+    Family("top_k_sampling_from_probs", ("vocab_size",), _sampling("top_k_sampling_from_probs", True, False), "top-k sampling"),
+    Family("top_p_sampling_from_probs", ("vocab_size",), _sampling("top_p_sampling_from_probs", False, True), "top-p sampling"),
+    Family(
+        "top_k_top_p_sampling_from_probs", ("vocab_size",), _sampling("top_k_top_p_sampling_from_probs", True, True), "top-k top-p sampling"
+    ),
+)

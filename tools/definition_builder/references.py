@@ -1,0 +1,81 @@
+"""Plain-PyTorch references for kernels no FlashInfer trace template describes.
+
+Each function is the `run` of a hand-written definition: step by step, float32 math,
+outputs in the declared dtypes. Their source text becomes the definition's `reference`
+(the functions are defined here so that they are also importable and tested).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+@torch.no_grad()
+def mla_ragged_prefill_causal(q, k, v, qo_indptr, kv_indptr, sm_scale):
+    """MLA prefill before weight absorption: per-head q/k of head_dim_qk, v of head_dim_vo.
+
+    Causal within each sequence, aligned to the end: query i of a sequence with
+    n_q queries and n_kv keys sees keys 0 .. n_kv - n_q + i. Returns the output and
+    the base-2 log-sum-exp of the scaled logits.
+    """
+    total_q, num_heads, _ = q.shape
+    head_dim_vo = v.shape[-1]
+    output = torch.zeros((total_q, num_heads, head_dim_vo), dtype=torch.bfloat16, device=q.device)
+    lse = torch.full((total_q, num_heads), -float("inf"), dtype=torch.float32, device=q.device)
+    for b in range(qo_indptr.shape[0] - 1):
+        q_start, q_end = int(qo_indptr[b]), int(qo_indptr[b + 1])
+        kv_start, kv_end = int(kv_indptr[b]), int(kv_indptr[b + 1])
+        if q_start == q_end or kv_start == kv_end:
+            continue
+        qb = q[q_start:q_end].to(torch.float32)  # [n_q, H, Dqk]
+        kb = k[kv_start:kv_end].to(torch.float32)  # [n_kv, H, Dqk]
+        vb = v[kv_start:kv_end].to(torch.float32)  # [n_kv, H, Dvo]
+        n_q, n_kv = qb.shape[0], kb.shape[0]
+        logits = torch.einsum("qhd,khd->hqk", qb, kb) * sm_scale  # [H, n_q, n_kv]
+        visible = torch.arange(n_kv, device=q.device)[None, :] <= (n_kv - n_q + torch.arange(n_q, device=q.device))[:, None]
+        logits = logits.masked_fill(~visible[None], -float("inf"))
+        lse[q_start:q_end] = (torch.logsumexp(logits, dim=-1) / math.log(2.0)).transpose(0, 1)
+        probs = torch.softmax(logits, dim=-1)
+        output[q_start:q_end] = torch.einsum("hqk,khd->qhd", probs, vb).to(torch.bfloat16)
+    return output, lse
+
+
+@torch.no_grad()
+def dsa_topk_indexer(q_index_fp8, k_index_cache_fp8, weights, seq_lens, block_table):
+    """DeepSeek Sparse Attention indexer: the top-k KV slots for each query token.
+
+    The key cache uses the packed FP8 layout: per page, page_size * head_dim fp8
+    bytes followed by page_size float32 scales. A token's score is the weighted sum
+    over index heads of relu(q_h . k): score = sum_h weights[h] * relu(q_h . k_pos).
+    Returns, per sequence, the global slots (page * page_size + offset) of its
+    highest-scoring positions, best first, padded with -1.
+    """
+    num_pages, page_size, _, row_bytes = k_index_cache_fp8.shape
+    head_dim = row_bytes - 4
+    topk = TOPK
+    packed = k_index_cache_fp8.view(torch.uint8).reshape(num_pages, page_size * row_bytes)
+    k_fp8 = packed[:, : page_size * head_dim].contiguous().view(torch.float8_e4m3fn).reshape(num_pages, page_size, head_dim)
+    scales = packed[:, page_size * head_dim :].contiguous().view(torch.float32).reshape(num_pages, page_size)
+    keys = k_fp8.to(torch.float32) * scales[..., None]  # [num_pages, page_size, head_dim]
+    batch_size = q_index_fp8.shape[0]
+    result = torch.full((batch_size, topk), -1, dtype=torch.int32, device=q_index_fp8.device)
+    for b in range(batch_size):
+        length = int(seq_lens[b])
+        if length == 0:
+            continue
+        positions = torch.arange(length, device=q_index_fp8.device)
+        pages = block_table[b, positions // page_size].to(torch.int64)
+        slots = pages * page_size + positions % page_size
+        k_b = keys[pages, positions % page_size]  # [length, head_dim]
+        per_head = torch.relu(q_index_fp8[b].to(torch.float32) @ k_b.T)  # [heads, length]
+        scores = (per_head * weights[b].to(torch.float32)[:, None]).sum(dim=0)  # [length]
+        count = min(topk, length)
+        best = torch.topk(scores, count).indices
+        result[b, :count] = slots[best].to(torch.int32)
+    return result
+
+
+# The indexer's top-k is a constant of the definition; the builder substitutes it.
+TOPK = 2048
