@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import platform
 import sys
 from importlib import metadata
@@ -32,10 +34,15 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+def _imported_version(module: str) -> str | None:
+    """For packages unpacked without their metadata (as on an offline GPU machine)."""
+    return getattr(importlib.import_module(module), "__version__", None)
+
+
 def gpu_available() -> bool:
     import torch
 
-    return torch.cuda.is_available() and _version("flashinfer-python") is not None
+    return torch.cuda.is_available() and importlib.util.find_spec("flashinfer") is not None
 
 
 def probe_environment(*, use_gpu: bool = True) -> Environment:
@@ -48,7 +55,7 @@ def probe_environment(*, use_gpu: bool = True) -> Environment:
         gpu_name=torch.cuda.get_device_name(0) if on_gpu else None,
         cuda=torch.version.cuda,
         torch=torch.__version__,
-        flashinfer=_version("flashinfer-python"),
+        flashinfer=_version("flashinfer-python") or (_imported_version("flashinfer") if on_gpu else None),
         flashinfer_bench=_version("flashinfer-bench"),
         python=sys.version.split()[0],
         platform=platform.platform(),
