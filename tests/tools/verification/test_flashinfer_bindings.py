@@ -19,6 +19,8 @@ GQA = {"num_qo_heads": 8, "num_kv_heads": 2, "head_dim": 128}
 FAMILIES = {
     "rmsnorm": ("rmsnorm", {"hidden_size": 128}, ("* weight.to(torch.float32)", "")),
     "fused_add_rmsnorm": ("fused_add_rmsnorm", {"hidden_size": 256}, ("+ residual.to(torch.float32)", "")),
+    "gemma_rmsnorm": ("gemma_rmsnorm", {"hidden_size": 128}, ("(weight.to(torch.float32) + 1)", "weight.to(torch.float32)")),
+    "gemma_fused_add_rmsnorm": ("gemma_fused_add_rmsnorm", {"hidden_size": 256}, ("+ residual.to(torch.float32)", "")),
     "gemm": ("gemm", {"N": 256, "K": 512}, ("torch.matmul(A, B)", "torch.matmul(A, B) * 1.1")),
     "decode_ps1": ("gqa_paged_decode", {**GQA, "page_size": 1}, ("* sm_scale", "* sm_scale * 2.0")),
     "decode_ps16": ("gqa_paged_decode", {**GQA, "page_size": 16}, ("kv_h = h // gqa_ratio", "kv_h = h % num_kv_heads")),
