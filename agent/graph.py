@@ -1,7 +1,10 @@
 """The extraction agent as a LangGraph state machine: a table of contents.
 
     locate -> resolve -> parse -> plan -> build -> dedup -> draft -> verify
-    verify --(failed LLM drafts, attempts left)--> repair -> verify
+    draft --(more kernels wait for a draft)--> draft
+    verify --(failed LLM drafts, attempts left)--> repair
+    repair --(more failed drafts)--> repair
+    repair --> verify
     verify --> commit -> report
 
 Every node is a small function in `agent/nodes/`; the work is done by the deterministic
@@ -24,7 +27,7 @@ from agent.nodes.repair import repair_with_llm
 from agent.nodes.report import write_report
 from agent.nodes.resolve import resolve_model
 from agent.nodes.verify import verify_drafts
-from agent.routes import after_verify
+from agent.routes import after_draft, after_repair, after_verify
 from agent.state import ExtractionState
 
 
@@ -49,9 +52,9 @@ def build_graph() -> StateGraph:
     graph.add_edge("plan", "build")
     graph.add_edge("build", "dedup")
     graph.add_edge("dedup", "draft")
-    graph.add_edge("draft", "verify")
+    graph.add_conditional_edges("draft", after_draft, ["draft", "verify"])
     graph.add_conditional_edges("verify", after_verify, ["repair", "commit"])
-    graph.add_edge("repair", "verify")
+    graph.add_conditional_edges("repair", after_repair, ["repair", "verify"])
     graph.add_edge("commit", "report")
     graph.add_edge("report", END)
     return graph

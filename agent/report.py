@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from agent import exit_codes
-from agent.state import ExtractionState, KernelTask
+from agent.state import ExtractionState, ExtractRequest, KernelTask, TokenUsage
 from tools.kernel_spec import SkippedComponent
 
 Outcome = Literal["new", "existing", "shared", "conflict", "pending", "failed"]
@@ -24,6 +25,21 @@ class ReportEntry(BaseModel):
     """The last verification result."""
     components: list[str] = Field(default_factory=list)
     note: str | None = None
+    llm_attempts: int | None = None
+    """LLM drafts made for this kernel (LLM-drafted kernels only)."""
+    llm_usage: TokenUsage | None = None
+    """Tokens (and cost, when priced) spent on this kernel."""
+
+
+class LLMSummary(BaseModel):
+    """The LLM stage of the run."""
+
+    model: str | None = None
+    """None when no endpoint was configured."""
+    endpoint: str | None = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    stopped: str | None = None
+    """Why the stage stopped early, if it did."""
 
 
 class ExtractionReport(BaseModel):
@@ -44,13 +60,16 @@ class ExtractionReport(BaseModel):
     skipped_components: list[SkippedComponent] = Field(default_factory=list)
     conditional_components: list[str] = Field(default_factory=list)
     diagnostics: list[str] = Field(default_factory=list)
+    llm: LLMSummary = Field(default_factory=LLMSummary)
+    draft_command: str | None = None
+    """For pending kernels: the command that would draft them with an LLM."""
     exit_status: int = exit_codes.SUCCESS
 
     def of(self, outcome: Outcome) -> list[ReportEntry]:
         return [e for e in self.entries if e.outcome == outcome]
 
 
-def build_report(state: ExtractionState) -> ExtractionReport:
+def build_report(state: ExtractionState, *, llm_model: str | None = None, llm_endpoint: str | None = None) -> ExtractionReport:
     model, source, request = state.model, state.sglang, state.request
     assert model is not None and source is not None
     entries = [_entry(task, dry_run=request.dry_run) for task in state.tasks]
@@ -75,9 +94,38 @@ def build_report(state: ExtractionState) -> ExtractionReport:
         skipped_components=state.skipped,
         conditional_components=state.conditional,
         diagnostics=diagnostics,
+        llm=LLMSummary(model=llm_model, endpoint=llm_endpoint, usage=sum((t.llm_usage for t in state.tasks), TokenUsage()), stopped=state.llm_stopped),
     )
+    if report.of("pending"):
+        report.draft_command = draft_command(request, llm_model=llm_model, llm_endpoint=llm_endpoint)
     report.exit_status = exit_status(report)
     return report
+
+
+def draft_command(request: ExtractRequest, *, llm_model: str | None = None, llm_endpoint: str | None = None) -> str:
+    """The `agent extract` command for the same request, with an LLM endpoint to draft
+    the pending kernels (placeholders where none is known)."""
+    args = ["agent", "extract", "--model-name", request.model_name]
+    if request.config_path:
+        args += ["--config", request.config_path]
+    for flag, values in (("--tp", request.tp), ("--ep", request.ep), ("--page-sizes", request.page_sizes)):
+        if values:
+            args += [flag, ",".join(map(str, values))]
+    if request.stages != ["prefill", "decode"]:
+        args += ["--execution-modes", ",".join(request.stages)]
+    if request.include_quantized:
+        args.append("--include-quantized")
+    if not request.deduplicate:
+        args.append("--no-deduplicate")
+    args += ["--output", request.output_root]
+    if request.sglang_path:
+        args += ["--sglang-path", request.sglang_path]
+    if request.sglang_version:
+        args += ["--sglang-version", request.sglang_version]
+    if request.verify != "auto":
+        args += ["--verify", request.verify]
+    command = " ".join(shlex.quote(a) for a in args)
+    return command + f" --llm-base-url {shlex.quote(llm_endpoint) if llm_endpoint else '<URL>'} --llm-model {shlex.quote(llm_model) if llm_model else '<MODEL>'}"
 
 
 def exit_status(report: ExtractionReport) -> int:
@@ -90,19 +138,25 @@ def exit_status(report: ExtractionReport) -> int:
 
 def _entry(task: KernelTask, *, dry_run: bool) -> ReportEntry:
     check = task.checks[-1].summary if task.checks else None
-    components = task.spec.components if task.spec else ([task.pending.path] if task.pending else [])
+    components = task.components
+    llm = {"llm_attempts": task.attempts, "llm_usage": task.llm_usage} if task.origin == "llm" else {}
     if task.status in ("needs_llm",):
         pending = task.pending
         where = f" at {pending.location}" if pending and pending.location else ""
+        more = f" (+{len(task.same_kernel)} more components)" if task.same_kernel else ""
         return ReportEntry(
             name=pending.path if pending else task.id,
             outcome="pending",
             origin=task.origin,
             components=components,
-            note=f"{pending.class_name if pending else task.spec.family}{where}: {task.note}",
+            note=f"{pending.class_name if pending else task.spec.family}{where}{more}: {task.note}",
+            **llm,
         )
     if task.status == "failed":
-        return ReportEntry(name=task.name, outcome="failed", op_type=(task.definition or {}).get("op_type"), origin=task.origin, check=check, components=components, note=task.note)
+        note = task.note
+        if task.origin == "llm":
+            note = f"left out after {task.attempts} LLM drafts; nothing written" + (f"; {task.note}" if task.note else "")
+        return ReportEntry(name=task.name, outcome="failed", op_type=(task.definition or {}).get("op_type"), origin=task.origin, check=check, components=components, note=note, **llm)
     decision = task.decision
     assert decision is not None, f"task {task.id} reached the report without a store decision"
     note = None
@@ -121,6 +175,7 @@ def _entry(task: KernelTask, *, dry_run: bool) -> ReportEntry:
         check=check,
         components=components,
         note=note,
+        **llm,
     )
 
 
@@ -141,10 +196,25 @@ def render_table(report: ExtractionReport) -> str:
         lines.append(f"{outcome} ({len(group)}):")
         for entry in group:
             detail = verb[outcome] + (f" — {entry.note}" if entry.note else "")
+            if entry.llm_attempts:
+                detail += f" [LLM: {entry.llm_attempts} draft{'s' if entry.llm_attempts > 1 else ''}, {entry.llm_usage.total_tokens} tokens]"
+            if outcome == "failed" and entry.check:
+                detail += f"; last check: {entry.check}"
             lines.append(f"  {entry.name:<{width}}  {detail}")
         lines.append("")
     if report.skipped_components:
         lines.append(f"skipped components ({len(report.skipped_components)}): " + "; ".join(sorted({s.reason.split(';')[0] for s in report.skipped_components}))[:400])
+    usage = report.llm.usage
+    if report.llm.model:
+        cost = f", ${usage.cost_usd:.4f}" if usage.cost_usd is not None else ""
+        lines.append(
+            f"LLM {report.llm.model} at {report.llm.endpoint}: {usage.requests} requests, "
+            f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens{cost}"
+        )
+    if report.llm.stopped:
+        lines.append(report.llm.stopped)
+    if report.draft_command:
+        lines.append(f"to draft the pending kernels with an LLM: {report.draft_command}")
     counts = ", ".join(f"{len(report.of(o))} {o}" for o in ("new", "shared", "existing", "conflict", "failed", "pending"))
     lines.append(f"total: {counts}")
     return "\n".join(lines)

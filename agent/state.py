@@ -53,7 +53,7 @@ TaskStatus = Literal[
     "passed",  # verified (or checked) and ready to commit
     "unchecked",  # too large to check here; committed as unverified
     "failed",  # verification failed and no repair is possible or left
-    "needs_llm",  # no template covers it and no LLM endpoint is configured
+    "needs_llm",  # no template covers it: waiting for an LLM draft (pending without an endpoint)
     "committed",
 ]
 
@@ -65,6 +65,31 @@ class CheckRecord(BaseModel):
     passed: bool
     summary: str
     details: dict[str, Any] = Field(default_factory=dict)
+    report: str | None = None
+    """The failure as the repair prompt quotes it (`describe_failure`), when it failed."""
+
+
+class TokenUsage(BaseModel):
+    """What LLM requests cost: tokens, and USD when a price is configured."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    """None when no price per token is configured."""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: "TokenUsage") -> "TokenUsage":
+        costs = [c for c in (self.cost_usd, other.cost_usd) if c is not None]
+        return TokenUsage(
+            requests=self.requests + other.requests,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=sum(costs) if costs else None,
+        )
 
 
 class KernelTask(BaseModel):
@@ -77,13 +102,34 @@ class KernelTask(BaseModel):
     definition: dict[str, Any] | None = None
     status: TaskStatus = "planned"
     attempts: int = 0
+    """LLM drafts made for this kernel (0 for template definitions)."""
     checks: list[CheckRecord] = Field(default_factory=list)
     decision: StoreDecision | None = None
     note: str | None = None
+    same_kernel: list[PendingKernel] = Field(default_factory=list)
+    """Other components that construct the same class with the same parameters: they run
+    the same kernel, so it is drafted once for all of them."""
+    tp: int | None = None
+    """Tensor-parallel size of the profile a pending component was found at."""
+    ep: int | None = None
+    """Expert-parallel size of that profile."""
+    llm_usage: TokenUsage = Field(default_factory=TokenUsage)
+    """Every LLM request made for this kernel."""
+    last_reply: str | None = None
+    """The LLM's latest reply, quoted back to it when asking for a repair."""
+
+    @property
+    def components(self) -> list[str]:
+        if self.spec is not None:
+            return self.spec.components
+        return [p.path for p in ([self.pending] if self.pending else []) + self.same_kernel]
 
     @property
     def name(self) -> str:
-        return self.definition["name"] if self.definition else self.id
+        """The definition's name; before there is one, the component's path."""
+        if self.definition:
+            return self.definition["name"]
+        return self.pending.path if self.pending else self.id
 
 
 class ExtractionState(BaseModel):
@@ -96,3 +142,6 @@ class ExtractionState(BaseModel):
     tasks: list[KernelTask] = Field(default_factory=list)
     report_path: str | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    llm_stopped: str | None = None
+    """Why the LLM stage stopped early (endpoint down, key refused, token budget spent):
+    kernels not drafted by then stay pending."""

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from agent.context import AgentContext
 from agent.state import ExtractionState
 from tools.dedup_store import DefinitionStore
+from tools.drafted_index import DraftedIndex, drafted_key
 
 
 def commit_definitions(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
@@ -26,6 +27,11 @@ def commit_definitions(state: ExtractionState, runtime: Runtime[AgentContext]) -
         decision = store.commit(task.definition, merge_tags=request.deduplicate)
         tasks.append(task.model_copy(update={"decision": decision, "status": "committed"}))
     if not request.dry_run:
+        assert state.model is not None
+        # Remember what the LLM drafted, so that the next run reuses it instead of redrafting.
+        DraftedIndex(Path(request.output_root)).record(
+            {drafted_key(state.model.slug, t.id): t.decision.stored_name for t in tasks if t.origin == "llm" and t.status == "committed"}, store
+        )
         written = sum(1 for t in tasks if t.status == "committed" and t.decision and (t.decision.action in ("new", "conflict") or t.decision.added_tags))
         runtime.context.progress.stage("commit", f"{written} files written under {store.definitions_dir}")
     return {"tasks": tasks}

@@ -8,6 +8,8 @@ from agent.context import AgentContext
 from agent.state import ExtractionState, KernelTask
 from tools.definition_builder.builder import has_template
 from tools.kernel_planner import PlanOptions, plan_kernels
+from tools.kernel_spec import PendingKernel
+from tools.model_parser.inventory import Inventory
 
 
 def plan_kernel_tasks(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
@@ -25,10 +27,16 @@ def plan_kernel_tasks(state: ExtractionState, runtime: Runtime[AgentContext]) ->
             if has_template(spec.family):
                 tasks[key] = KernelTask(id=key, origin="template", spec=spec)
             else:
-                tasks[key] = KernelTask(id=key, origin="llm", spec=spec, status="needs_llm", note=f"no template for family {spec.family}")
+                tasks[key] = KernelTask(
+                    id=key, origin="llm", spec=spec, status="needs_llm", note=f"no template for family {spec.family}", tp=inventory.tp, ep=inventory.ep
+                )
         for pending in plan.pending:
-            key = f"pending|{pending.path}|{pending.class_name}"
-            tasks.setdefault(key, KernelTask(id=key, origin="llm", pending=pending, status="needs_llm", note=pending.reason))
+            key = pending_kernel_key(pending, inventory)
+            task = tasks.get(key)
+            if task is None:
+                tasks[key] = KernelTask(id=key, origin="llm", pending=pending, status="needs_llm", note=pending.reason, tp=inventory.tp, ep=inventory.ep)
+            elif pending.path not in task.components:
+                task.same_kernel.append(pending)
         for skip in plan.skipped:
             skipped.setdefault((skip.path, skip.reason), skip)
         conditional += [c for c in plan.conditional if c not in conditional]
@@ -39,3 +47,17 @@ def plan_kernel_tasks(state: ExtractionState, runtime: Runtime[AgentContext]) ->
         f"{sum(t.origin == 'llm' for t in task_list)} need an LLM draft, {len(skipped)} components skipped",
     )
     return {"tasks": task_list, "skipped": list(skipped.values()), "conditional": conditional}
+
+
+def pending_kernel_key(pending: PendingKernel, inventory: Inventory) -> str:
+    """Components of one class built with the same parameters run the same kernel: one key.
+
+    The parameters are per-GPU values, so they also tell parallel profiles apart.
+    Components the parser has no parameters for (unknown modules) are keyed by path
+    and profile: their shapes may depend on TP/EP in ways nothing here can see.
+    """
+    matches = [c for c in inventory.components if c.path == pending.path and c.class_name == pending.class_name]
+    if len(matches) != 1 or not matches[0].params:
+        return f"pending|tp{inventory.tp}|ep{inventory.ep}|{pending.path}|{pending.class_name}"
+    params = ",".join(f"{name}={param.value!r}" for name, param in sorted(matches[0].params.items()))
+    return f"pending|{pending.class_name}|{pending.kind}|{params}"

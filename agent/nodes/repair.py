@@ -1,4 +1,4 @@
-"""Node: ask the LLM to repair definitions whose reference failed verification."""
+"""Node: ask the LLM to repair the next definition whose reference failed verification."""
 
 from __future__ import annotations
 
@@ -11,4 +11,4 @@ from agent.state import ExtractionState
 def repair_with_llm(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
     from agent.drafting import repair_tasks
 
-    return {"tasks": repair_tasks(state, runtime.context)}
+    return repair_tasks(state, runtime.context).state_update()

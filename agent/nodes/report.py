@@ -14,7 +14,7 @@ from tools.dedup_store import write_json_atomic
 
 
 def write_report(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
-    report = build_report(state)
+    report = build_report(state, **runtime.context.llm_identity())
     if state.request.dry_run:
         return {}
     request = state.request

@@ -9,12 +9,15 @@ from langgraph.runtime import Runtime
 from agent.context import AgentContext
 from agent.state import ExtractionState
 from tools.model_registry.resolver import ModelResolver
+from tools.source_locator import default_cache_dir
 
 
 def resolve_model(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
     request = state.request
     assert state.sglang is not None
-    model = ModelResolver(state.sglang).resolve(request.model_name, config_path=Path(request.config_path) if request.config_path else None)
+    hub_cache = (runtime.context.cache_dir or default_cache_dir()) if request.allow_download else None
+    resolver = ModelResolver(state.sglang, hub_cache=hub_cache)
+    model = resolver.resolve(request.model_name, config_path=Path(request.config_path) if request.config_path else None)
     profile = model.profile.model_copy(
         update={k: v for k, v in (("tp", request.tp), ("ep", request.ep), ("page_sizes", request.page_sizes)) if v}
     )

@@ -27,10 +27,11 @@ from tools.baseline.snippets import render_snippet, snippet_filename
 from tools.baseline.structure import constructor_calls, forward_pass
 from tools.dedup_store import write_json_atomic
 from tools.definition_builder.builder import BuildContext
-from tools.errors import OutputError, ProfileError
+from tools.errors import OutputError
 from tools.kernel_planner import PlanOptions
 from tools.model_parser.interpreter import ModelInterpreter
-from tools.model_parser.inventory import Component, Inventory, parse_model
+from tools.model_parser.profiles import parse_profiles
+from tools.model_parser.inventory import Component, Inventory
 from tools.model_parser.runtime import ParallelProfile
 from tools.model_parser.source_index import SourceIndex
 from tools.model_registry.resolver import ResolvedModel
@@ -49,23 +50,8 @@ class BaselineAnalysis(BaseModel):
 
 
 def profile_inventories(index: SourceIndex, model: ResolvedModel) -> list[Inventory]:
-    """The model's inventory at each TP/EP size of its profile, with extract's rules:
-    EP must not exceed TP, and a model without experts is parsed at its first EP only."""
-    inventories = []
-    for tp in model.profile.tp:
-        for ep in model.profile.ep:
-            if ep > tp:
-                raise ProfileError(f"EP={ep} is larger than TP={tp}; SGLang splits experts within the TP group.", hint="Use --ep values that divide --tp.")
-            inventory = parse_model(index, model.model_class.module, model.model_class.architecture, model.config, ParallelProfile(tp=tp, ep=ep))
-            if inventory.failures:
-                raise ProfileError(
-                    f"{model.display_name} cannot be built at TP={tp}, EP={ep}: " + "; ".join(inventory.failures[:3]),
-                    hint="Choose --tp/--ep values the model's head and expert counts divide by.",
-                )
-            inventories.append(inventory)
-            if not inventory.of_kind("moe"):
-                break
-    return inventories
+    """The model's inventory at each TP/EP size of its profile, by extract's rules."""
+    return parse_profiles(index, model).inventories
 
 
 def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list[Inventory]) -> BaselineAnalysis:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from tools.errors import ConfigError, UnknownModelError
 from tools.model_registry.catalog import Catalog, CatalogEntry, ServingProfile, load_config_file, normalize_name
+from tools.model_registry.hub import fetch_config, looks_like_repo_id
 from tools.source_locator import SglangSource
 
 _ENTRY_CLASS = re.compile(r"^EntryClass\s*=\s*", re.M)
@@ -91,9 +92,11 @@ def _entry_class_names(rest: str) -> list[str]:
 
 
 class ModelResolver:
-    def __init__(self, source: SglangSource, catalog: Catalog | None = None) -> None:
+    def __init__(self, source: SglangSource, catalog: Catalog | None = None, *, hub_cache: Path | None = None) -> None:
         self.source = source
         self.catalog = catalog or Catalog.load()
+        self.hub_cache = hub_cache
+        """Where hub configs are kept; None: never ask the hub (names must be known or --config given)."""
         self._classes: list[SglangModelClass] | None = None
 
     @property
@@ -103,12 +106,16 @@ class ModelResolver:
         return self._classes
 
     def resolve(self, name: str, *, config_path: Path | None = None) -> ResolvedModel:
-        entry, because = self._find_entry(name, allow_fuzzy=config_path is None)
+        from_hub = config_path is None and self.hub_cache is not None and looks_like_repo_id(name) and self.catalog.find(name) is None
+        entry, because = self._find_entry(name, allow_fuzzy=config_path is None and not from_hub)
         others = self._other_matches(name, entry)
         if config_path is not None:
             config = load_config_file(Path(config_path))
             config_source = str(config_path)
             because = because or f"--config {config_path}"
+        elif from_hub:
+            config, config_source = fetch_config(name.strip(), self.hub_cache)
+            because = f"not in the catalog; config fetched for Hugging Face repository {name.strip()}"
         elif entry is not None:
             config = load_config_file(entry.config_path)
             config_source = f"shipped:{entry.config}"
@@ -129,7 +136,7 @@ class ModelResolver:
         return ResolvedModel(
             slug=slug,
             display_name=entry.display_name if entry else name,
-            hf_repo_id=entry.hf_repo_id if entry else None,
+            hf_repo_id=entry.hf_repo_id if entry else (name.strip() if from_hub else None),
             architecture=architecture,
             model_class=chosen,
             config=config,

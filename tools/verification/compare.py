@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from tools.verification.criteria import EXACT, Tolerance
-from tools.verification.report import MismatchSample, OutputComparison
+from tools.verification.reference_check import WrongValue
+from tools.verification.report import OutputComparison
 
 SAMPLE_COUNT = 8
 """Wrong elements listed per output."""
@@ -121,7 +122,7 @@ def _locate(report: OutputComparison, want: torch.Tensor, got: torch.Tensor, abs
     _, flat = torch.topk(severity.flatten(), count)
     for position in flat.tolist():
         index = _unravel(position, list(want.shape))
-        report.samples.append(MismatchSample(index=index, expected=float(want.flatten()[position]), actual=float(got.flatten()[position])))
+        report.samples.append(WrongValue(index=index, expected=float(want.flatten()[position]), actual=float(got.flatten()[position])))
     if want.dim() >= 1:
         rows = wrong.reshape(wrong.shape[0], -1).any(dim=1).nonzero().flatten()
         report.mismatched_row_count = int(rows.numel())

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import linecache
 from typing import Any
 
 
 def load_reference(source: str, name: str):
     """The `run` function of reference `source`. Executes untrusted code: worker only."""
     namespace: dict[str, Any] = {"__name__": f"reference_{name}"}
-    exec(compile(source, f"<reference {name}>", "exec"), namespace)  # noqa: S102 - isolated worker
+    filename = f"<reference {name}>"
+    # Registered so that tracebacks quote the failing line: the repair prompt shows them.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - isolated worker
     run = namespace.get("run")
     if not callable(run):
         raise RuntimeError("reference defines no callable run()")

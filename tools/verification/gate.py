@@ -4,6 +4,7 @@ On a GPU each reference is compared against its FlashInfer binding; a definition
 agrees on every case becomes `status:verified` and gets a baseline solution, one that
 does not is (or stays) `status:unverified`. Without a GPU only the CPU checks run and
 no status is written: a CPU check cannot tell a reference from FlashInfer's semantics.
+Either way a reference runs only if it passes the static check first, as in extraction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tools.verification.report import Comparison
 from tools.verification.run_log import DefinitionResult, VerificationRun, utc_now
 from tools.verification.sandbox import GPU_LIMITS, SandboxLimits
 from tools.verification.solutions import write_baseline_solution
+from tools.verification.static_check import check_reference_source
 from tools.verification.verify import verify_against_flashinfer
 
 Listener = Callable[[dict[str, Any]], None]
@@ -38,11 +40,20 @@ def run_verification(
 ) -> VerificationRun:
     """Verify `definitions` and gate their status. `compare` defaults to FlashInfer on this GPU."""
     started = utc_now()
-    if environment.device == "gpu":
+    refused = _static_failures(definitions)
+    runnable = [d for d in definitions if d["name"] not in refused]
+    on_gpu = environment.device == "gpu"
+    if on_gpu:
         compare = compare or (lambda chosen: verify_against_flashinfer(chosen, limits=limits or GPU_LIMITS, on_event=on_event))
-        results = _verify_on_gpu(store, definitions, environment, compare)
+        results = _verify_on_gpu(store, runnable, environment, compare) if runnable else []
     else:
-        results = _check_on_cpu(definitions, limits or SandboxLimits(), on_event)
+        results = _check_on_cpu(runnable, limits or SandboxLimits(), on_event) if runnable else []
+    op_types = {d["name"]: d["op_type"] for d in definitions}
+    for name, why in refused.items():
+        if on_gpu:
+            store.set_status(name, "unverified")
+        results.append(DefinitionResult(name=name, op_type=op_types[name], passed=False, summary=why, status="unverified" if on_gpu else None))
+    results.sort(key=lambda r: r.name)
     return VerificationRun(
         started_at=started,
         finished_at=utc_now(),
@@ -52,6 +63,16 @@ def run_verification(
         environment=environment,
         results=results,
     )
+
+
+def _static_failures(definitions: list[dict[str, Any]]) -> dict[str, str]:
+    """Definitions whose reference may not run, with why."""
+    failures = {}
+    for definition in definitions:
+        static = check_reference_source(definition.get("reference", ""))
+        if not static.passed:
+            failures[definition["name"]] = "static check: " + "; ".join(static.problems)
+    return failures
 
 
 def _verify_on_gpu(store: DefinitionStore, definitions: list[dict[str, Any]], environment: Environment, compare: Comparer) -> list[DefinitionResult]:

@@ -20,6 +20,33 @@ class CaseResult(BaseModel):
     passed: bool
     problems: list[str] = Field(default_factory=list)
     seconds: float | None = None
+    traceback: str | None = None
+    """The tail of the traceback when the reference raised."""
+
+
+class WrongValue(BaseModel):
+    """One position where an output differs from the expected value."""
+
+    index: list[int]
+    expected: float
+    actual: float
+
+
+class OutputMismatch(BaseModel):
+    """An output that differs from what a numerical comparison expected (e.g. the
+    FlashInfer kernel's result on a GPU)."""
+
+    output: str
+    case: str | None = None
+    shape: list[int] | None = None
+    expected_shape: list[int] | None = None
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    wrong: int | None = None
+    """How many elements are outside the tolerance."""
+    total: int | None = None
+    sample: list[WrongValue] = Field(default_factory=list)
+    """A few of the wrong positions."""
 
 
 class ReferenceCheck(BaseModel):
@@ -32,6 +59,13 @@ class ReferenceCheck(BaseModel):
     error: str | None = None
     """The first failure, for reports."""
     cases: list[CaseResult] = Field(default_factory=list)
+    mismatches: list[OutputMismatch] = Field(default_factory=list)
+    """Outputs a numerical comparison found wrong (empty for the CPU check, which has
+    nothing to compare against)."""
+    traceback: str | None = None
+    """The traceback when the reference failed before any case ran (e.g. on import)."""
+    summary: str | None = None
+    """One line for reports, in the verifier's words: what a pass established."""
 
 
 def estimated_input_bytes(definition: dict[str, Any], case: Case) -> int:
@@ -76,7 +110,7 @@ def check_references(
 def _judge(definition: dict[str, Any], raw: dict[str, Any]) -> ReferenceCheck:
     name = definition["name"]
     if not raw.get("ok"):
-        return ReferenceCheck(name=name, passed=False, error=raw.get("error", "failed"))
+        return ReferenceCheck(name=name, passed=False, error=raw.get("error", "failed"), traceback=raw.get("traceback"))
     case_results = []
     for case in raw["cases"]:
         problems = []
@@ -86,9 +120,12 @@ def _judge(definition: dict[str, Any], raw: dict[str, Any]) -> ReferenceCheck:
             problems += _output_problems(definition, case)
             if not case.get("deterministic", True):
                 problems.append("two runs on the same inputs gave different outputs")
-        case_results.append(CaseResult(label=case["label"], passed=not problems, problems=problems, seconds=case.get("seconds")))
+        case_results.append(
+            CaseResult(label=case["label"], passed=not problems, problems=problems, seconds=case.get("seconds"), traceback=case.get("traceback"))
+        )
     first = next((f"{c.label}: {c.problems[0]}" for c in case_results if c.problems), None)
-    return ReferenceCheck(name=name, passed=first is None, error=first, cases=case_results)
+    summary = first or f"reference ran on {len(case_results)} CPU cases: shapes, dtypes, finite, deterministic"
+    return ReferenceCheck(name=name, passed=first is None, error=first, cases=case_results, summary=summary)
 
 
 def _output_problems(definition: dict[str, Any], case: dict[str, Any]) -> list[str]:

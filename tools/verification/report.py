@@ -14,17 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tools.verification.criteria import Tolerance
+from tools.verification.reference_check import WrongValue
 
 Problem = Literal["missing", "shape", "dtype", "non_finite", "tolerance", "range", "support", "distribution"]
 Side = Literal["expected", "actual", "inputs"]
-
-
-class MismatchSample(BaseModel):
-    """One wrong element."""
-
-    index: list[int]
-    expected: float
-    actual: float
 
 
 class SupportViolation(BaseModel):
@@ -77,7 +70,7 @@ class OutputComparison(BaseModel):
     tolerance: Tolerance | None = None
     non_finite_expected: int = 0
     non_finite_actual: int = 0
-    samples: list[MismatchSample] = Field(default_factory=list)
+    samples: list[WrongValue] = Field(default_factory=list)
     """The worst wrong elements (largest absolute error first)."""
     mismatched_rows: list[int] = Field(default_factory=list)
     """The first indices along the leading axis (token, row, sequence) that hold a wrong element."""

@@ -2,6 +2,8 @@
 
 The parent side of the `compare` worker job: build the jobs, run them in the sandbox,
 read the results back as `Comparison` reports. Nothing here runs reference code.
+`flashinfer_checks` is the same comparison in the shape of the agent's verifiers
+(`verifier.py`): `ReferenceCheck`s with the mismatches the repair prompt quotes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from tools.verification.bindings import binding_for, fi_api_of
 from tools.verification.case import Case
 from tools.verification.inputs import default_cases
+from tools.verification.reference_check import CaseResult, OutputMismatch, ReferenceCheck, check_references
 from tools.verification.report import CaseComparison, Comparison
 from tools.verification.sandbox import GPU_LIMITS, EventListener, SandboxLimits, run_jobs
 
@@ -103,3 +106,48 @@ def _read(job: dict[str, Any], raw: dict[str, Any]) -> Comparison:
         return report.model_copy(update={"error": raw.get("error", "the comparison failed"), "traceback": raw.get("traceback")})
     cases = [CaseComparison.model_validate(case) for case in raw["cases"]]
     return report.model_copy(update={"cases": cases, "passed": bool(cases) and all(c.passed for c in cases)})
+
+
+def flashinfer_checks(definitions: list[dict[str, Any]], *, limits: SandboxLimits | None = None) -> dict[str, ReferenceCheck]:
+    """The GPU verifier: each reference against FlashInfer where a binding exists, the CPU
+    check (on the same sandbox `limits`) for the rest; results by name."""
+    bound = [d for d in definitions if binding_for(d) is not None]
+    results = {name: as_reference_check(report) for name, report in verify_against_flashinfer(bound).items()}
+    unbound = [d for d in definitions if binding_for(d) is None]
+    if unbound:
+        results.update(check_references(unbound, limits=limits))
+    return results
+
+
+def as_reference_check(report: Comparison) -> ReferenceCheck:
+    """A comparison in the verifiers' common shape."""
+    who = {"expected": report.expected_source, "actual": "the reference", "inputs": "the input generator"}
+    cases, mismatches = [], []
+    for case in report.cases:
+        problems = [f"{who[case.error_side or 'actual']} raised {case.error}"] if case.error else []
+        problems += [output.message for output in case.outputs if not output.passed]
+        cases.append(CaseResult(label=case.label, passed=case.passed, problems=problems, seconds=sum(case.seconds.values()) or None, traceback=case.traceback))
+        mismatches += [
+            OutputMismatch(
+                output=output.output,
+                case=case.label,
+                shape=output.actual_shape,
+                expected_shape=output.expected_shape,
+                max_abs_error=output.max_abs_error,
+                max_rel_error=output.max_rel_error,
+                wrong=output.mismatched,
+                total=output.total,
+                sample=output.samples,
+            )
+            for output in case.outputs
+            if not output.passed and output.distribution is None
+        ]
+    return ReferenceCheck(
+        name=report.name,
+        passed=report.passed,
+        error=None if report.passed else report.summary,
+        cases=cases,
+        mismatches=mismatches,
+        traceback=report.traceback,
+        summary=report.summary,
+    )

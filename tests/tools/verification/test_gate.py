@@ -26,17 +26,20 @@ def test_only_agreeing_definitions_become_verified_and_get_a_baseline_solution(t
     good, bad = build("rmsnorm", hidden_size=64), build("fused_add_rmsnorm", hidden_size=64)
     trusted = {good["name"]: good["reference"], bad["name"]: bad["reference"]}
     bad = dict(bad, reference=bad["reference"].replace("+ residual.to(torch.float32)", ""))
-    for definition in (good, bad):
+    escaping = build("rmsnorm", hidden_size=128)
+    escaping["reference"] = "import os\n" + escaping["reference"]
+    for definition in (good, bad, escaping):
         store.commit(definition)
     store.set_status(bad["name"], "verified")  # verified once; its reference has since been broken
 
     def against_templates(definitions):
+        assert escaping["name"] not in {d["name"] for d in definitions}, "a reference failing the static check must not run"
         return {
             d["name"]: compare_references(d, trusted[d["name"]], {"reference": d["reference"]}, cases=default_cases(d, "check"))["reference"]
             for d in definitions
         }
 
-    outcome = run_verification(store, [stored(store, good["name"]), stored(store, bad["name"])], GPU, compare=against_templates)
+    outcome = run_verification(store, [stored(store, n) for n in (good["name"], bad["name"], escaping["name"])], GPU, compare=against_templates)
 
     assert "status:verified" in stored(store, good["name"])["tags"]
     assert "status:unverified" in stored(store, bad["name"])["tags"]
@@ -47,4 +50,6 @@ def test_only_agreeing_definitions_become_verified_and_get_a_baseline_solution(t
     assert by_name[good["name"]].passed and by_name[good["name"]].baseline_solution
     assert not by_name[bad["name"]].passed and "output 'output'" in by_name[bad["name"]].summary
     assert by_name[bad["name"]].comparison.cases[0].outputs[0].max_abs_error > 0.1
+    assert by_name[escaping["name"]].summary.startswith("static check: line 1: imports os")
+    assert "status:unverified" in stored(store, escaping["name"])["tags"]
     assert outcome.mode == "flashinfer" and not outcome.all_passed

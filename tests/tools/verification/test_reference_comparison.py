@@ -128,3 +128,19 @@ def test_a_wrong_sampler_is_caught_by_its_draws(family, mistake, edit, problem):
     assert not wrong.passed
     assert problem in {o.problem for c in wrong.cases for o in c.outputs}
     assert "output 'samples'" in wrong.summary
+
+
+def test_a_comparison_reads_as_a_verifier_check_for_the_repair_prompt():
+    from tools.verification.verifier import describe_failure
+    from tools.verification.verify import as_reference_check
+
+    definition = build("gqa_ragged_prefill", **SMALL_GQA)
+    report = compare(definition, scale=("* sm_scale", "* sm_scale * 2.0"))["scale"]
+    check = as_reference_check(report)
+    assert not check.passed and check.error == report.summary
+    # one query token over one key: the output is that key's value whatever the scale; only the LSE moves
+    assert [m.output for m in check.mismatches if m.case == "one token"] == ["lse"]
+    assert {m.output for m in check.mismatches} == {"output", "lse"} and all(m.sample for m in check.mismatches)
+    text = describe_failure(check)
+    assert "output 'output' (case 'queries after a cached prefix') differs" in text
+    assert "max abs error" in text and "elements outside the tolerance" in text

@@ -1,0 +1,84 @@
+"""LLM replies become dataset Definitions, or precise problems to send back."""
+
+import json
+
+import pytest
+
+from tools.drafting.brief import DraftBrief, DraftTarget
+from tools.drafting.reply import LLM_DRAFTED_TAG, ReplyProblem, definition_from_reply, parse_reply
+
+GOOD = {
+    "name": "gemma_rmsnorm_h256",
+    "op_type": "rmsnorm",
+    "description": "Gemma RMSNorm.",
+    "axes": {"batch_size": {"type": "var"}, "hidden_size": {"type": "const", "value": 256}},
+    "inputs": {"x": {"shape": ["batch_size", "hidden_size"], "dtype": "bfloat16"}, "weight": {"shape": ["hidden_size"], "dtype": "bfloat16"}},
+    "outputs": {"out": {"shape": ["batch_size", "hidden_size"], "dtype": "bfloat16"}},
+    "reference": "import torch\n\ndef run(x, weight):\n    return x * (1 + weight)\n",
+}
+
+
+def brief(**overrides):
+    return DraftBrief(
+        **{"model_slug": "tiny-gemma3", "model_name": "Tiny", "sglang_version": "0.5.23", "class_name": "Gemma3RMSNorm", "kind": "norm.gemma_rmsnorm",
+           "components": ["model.norm"], "reason": "no rule", "tp": 2, **overrides}
+    )
+
+
+def with_changes(**changes):
+    return json.dumps({**GOOD, **changes})
+
+
+def test_a_fenced_reply_becomes_a_tagged_definition_that_flashinfer_bench_accepts():
+    from flashinfer_bench.data import Definition
+
+    definition = definition_from_reply(parse_reply(f"Sure!\n```json\n{json.dumps(GOOD)}\n```\nDone."), brief())
+    Definition.model_validate(definition)
+    assert list(definition) == ["name", "description", "op_type", "tags", "axes", "inputs", "outputs", "reference"]
+    assert definition["tags"] == sorted(["model:tiny-gemma3", "tp:2", "sglang:0.5.23", "status:unverified", LLM_DRAFTED_TAG])
+    assert definition["inputs"]["weight"] == {"shape": ["hidden_size"], "dtype": "bfloat16"}
+
+
+def test_a_bare_json_object_is_accepted():
+    assert parse_reply(json.dumps(GOOD)).name == "gemma_rmsnorm_h256"
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("I cannot do that.", "contains no JSON object"),
+        ('{"name": "x", "op_type": }', "does not parse"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "reference"}), "field reference: Field required"),
+        (with_changes(axes={"batch_size": {"type": "dynamic"}}), "field axes.batch_size.type"),
+    ],
+)
+def test_unparsable_replies_say_what_is_wrong(text, problem):
+    with pytest.raises(ReplyProblem) as caught:
+        parse_reply(text)
+    assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"name": "GemmaNorm-256"}, "must be lowercase snake_case"),
+        ({"name": "gemma_rmsnorm"}, "missing: hidden_size=256"),
+        ({"reference": "import torch\n\ndef run(weight, x):\n    return x\n"}, "must be the same names in the same order"),
+        ({"reference": "def run(x, weight:\n"}, "reference does not parse"),
+        ({"outputs": {"out": {"shape": ["tokens", "hidden_size"], "dtype": "bfloat16"}}}, 'references undefined axis "tokens"'),
+        ({"axes": {**GOOD["axes"], "tokens": {"type": "var"}}, "outputs": {"out": {"shape": ["tokens", "hidden_size"], "dtype": "bfloat16"}}}, "that no input has"),
+        ({"axes": {"batch_size": {"type": "var", "value": 4}, "hidden_size": {"type": "const", "value": 256}}}, "is var but has a value"),
+    ],
+)
+def test_replies_breaking_dataset_rules_are_problems(changes, problem):
+    with pytest.raises(ReplyProblem) as caught:
+        definition_from_reply(parse_reply(with_changes(**changes)), brief())
+    assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_a_known_target_pins_its_constant_axes_and_tags_the_stage():
+    target = DraftTarget(family="gemma_rmsnorm", const_axes={"hidden_size": 512}, stage="decode")
+    with pytest.raises(ReplyProblem, match="axis 'hidden_size' must be const with value 512"):
+        definition_from_reply(parse_reply(json.dumps(GOOD)), brief(target=target))
+    right = with_changes(name="gemma_rmsnorm_h512", axes={"batch_size": {"type": "var"}, "hidden_size": {"type": "const", "value": 512}})
+    assert "stage:decode" in definition_from_reply(parse_reply(right), brief(target=target))["tags"]

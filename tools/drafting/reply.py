@@ -1,0 +1,177 @@
+"""An LLM's reply -> a dataset Definition, or the list of what is wrong with it.
+
+`parse_reply(text)` finds the JSON object (bare or in a code fence) and validates its
+fields; `definition_from_reply(reply, brief)` applies the dataset's rules, adds the
+extraction's tags and validates the result with flashinfer-bench's own `Definition`.
+Both raise `ReplyProblem` with messages meant to be sent back to the model verbatim.
+
+Running the reference is not done here: that is verification's job (static check,
+then the sandbox), after which a failure is a repair, not a malformed reply.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from tools import naming
+from tools.definition_builder.builder import validate_definition
+from tools.drafting.brief import DraftBrief
+from tools.errors import DefinitionError
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_FENCED = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S)
+
+LLM_DRAFTED_TAG = "llm_drafted"
+"""Flag tag on every definition an LLM wrote, so reviewers can find them."""
+
+
+class ReplyProblem(Exception):
+    """The reply is unusable; `problems` say why, in words for the model."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class AxisReply(BaseModel):
+    type: Literal["const", "var"]
+    value: int | None = None
+    description: str | None = None
+
+
+class TensorReply(BaseModel):
+    shape: list[str] | None
+    """Axis names; null for a scalar."""
+    dtype: str
+    description: str | None = None
+
+
+class DraftReply(BaseModel):
+    """The JSON object the model replies with: a Definition without tags."""
+
+    name: str
+    op_type: str
+    description: str = ""
+    axes: dict[str, AxisReply]
+    constraints: list[str] = Field(default_factory=list)
+    inputs: dict[str, TensorReply]
+    outputs: dict[str, TensorReply]
+    reference: str
+
+
+def parse_reply(text: str) -> DraftReply:
+    """The reply's JSON object as a DraftReply."""
+    fenced = _FENCED.search(text)
+    body = fenced.group(1) if fenced else text
+    start, end = body.find("{"), body.rfind("}")
+    if start < 0 or end <= start:
+        raise ReplyProblem(["the reply contains no JSON object; reply with exactly one JSON object"])
+    try:
+        data = json.loads(body[start : end + 1])
+    except json.JSONDecodeError as exc:
+        raise ReplyProblem([f"the JSON object does not parse: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    try:
+        return DraftReply.model_validate(data)
+    except ValidationError as exc:
+        raise ReplyProblem([f"field {'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()]) from None
+
+
+def definition_from_reply(reply: DraftReply, brief: DraftBrief) -> dict[str, Any]:
+    """The dataset definition the reply describes, checked against the dataset's rules."""
+    problems = _naming_problems(reply) + _axis_problems(reply, brief) + _signature_problems(reply)
+    if problems:
+        raise ReplyProblem(problems)
+    definition: dict[str, Any] = {
+        "name": reply.name,
+        "description": reply.description,
+        "op_type": reply.op_type,
+        "tags": draft_tags(
+            brief.model_slug, brief.sglang_version, tp=brief.tp, ep=brief.ep,
+            stage=brief.target.stage if brief.target else None, quantization=brief.target.quantization if brief.target else None,
+        ),
+        "axes": {name: axis.model_dump(exclude_none=True) for name, axis in reply.axes.items()},
+    }
+    if reply.constraints:
+        definition["constraints"] = list(reply.constraints)
+    definition["inputs"] = {name: _tensor(t) for name, t in reply.inputs.items()}
+    definition["outputs"] = {name: _tensor(t) for name, t in reply.outputs.items()}
+    definition["reference"] = reply.reference
+    try:
+        validate_definition(definition)
+    except DefinitionError as exc:
+        raise ReplyProblem([exc.message]) from None
+    return definition
+
+
+def _tensor(tensor: TensorReply) -> dict[str, Any]:
+    spec: dict[str, Any] = {"shape": tensor.shape, "dtype": tensor.dtype}
+    if tensor.description:
+        spec["description"] = tensor.description
+    return spec
+
+
+def draft_tags(model_slug: str, sglang_version: str, *, tp: int, ep: int, stage: str | None = None, quantization: str | None = None) -> list[str]:
+    """The extraction's tags on an LLM-drafted definition (the model, its profile, SGLang)."""
+    tags = {naming.model_tag(model_slug), naming.tp_tag(tp), naming.sglang_tag(sglang_version), naming.status_tag("unverified"), LLM_DRAFTED_TAG}
+    if ep > 1:
+        tags.add(naming.ep_tag(ep))
+    if stage:
+        tags.add(naming.stage_tag(stage))
+    if quantization:
+        tags.add(naming.quantization_tag(quantization))
+    return sorted(tags)
+
+
+def _naming_problems(reply: DraftReply) -> list[str]:
+    problems = []
+    for field, value in (("name", reply.name), ("op_type", reply.op_type)):
+        if not _IDENTIFIER.match(value):
+            problems.append(f"{field} {value!r} must be lowercase snake_case (letters, digits, underscores)")
+    numbers = set(re.findall(r"\d+", reply.name))
+    missing = [f"{axis}={axis_spec.value}" for axis, axis_spec in reply.axes.items() if axis_spec.type == "const" and (axis_spec.value or 0) > 1 and str(axis_spec.value) not in numbers]
+    if missing:
+        problems.append(
+            f"name {reply.name!r} must carry the constant axes' values, as in gqa_paged_decode_h32_kv8_d128_ps1; missing: {', '.join(missing)}"
+        )
+    return problems
+
+
+def _axis_problems(reply: DraftReply, brief: DraftBrief) -> list[str]:
+    problems = []
+    for name, axis in reply.axes.items():
+        if axis.type == "const" and axis.value is None:
+            problems.append(f"axis {name!r} is const but has no value")
+        if axis.type == "var" and axis.value is not None:
+            problems.append(f"axis {name!r} is var but has a value; var axes are sized at run time")
+    input_axes = {a for t in reply.inputs.values() for a in (t.shape or [])}
+    for name, tensor in reply.outputs.items():
+        unbound = [a for a in (tensor.shape or []) if a in reply.axes and reply.axes[a].type == "var" and a not in input_axes]
+        if unbound:
+            problems.append(f"output {name!r} uses var axes {unbound} that no input has: their size could not be known")
+    if brief.target:
+        for axis, value in brief.target.const_axes.items():
+            got = reply.axes.get(axis)
+            if got is None or got.type != "const" or got.value != value:
+                problems.append(f"axis {axis!r} must be const with value {value} (from the model), got {got.model_dump(exclude_none=True) if got else 'nothing'}")
+    return problems
+
+
+def _signature_problems(reply: DraftReply) -> list[str]:
+    try:
+        module = ast.parse(reply.reference)
+    except SyntaxError as exc:
+        return [f"reference does not parse: line {exc.lineno}: {exc.msg}"]
+    runs = [node for node in module.body if isinstance(node, ast.FunctionDef) and node.name == "run"]
+    if not runs:
+        return ["reference defines no top-level function `run`"]
+    args = runs[-1].args
+    positional = args.posonlyargs + args.args
+    required = [a.arg for a in positional[: len(positional) - len(args.defaults)]]
+    if required != list(reply.inputs):
+        return [f"run() takes {required} but the inputs are {list(reply.inputs)}: they must be the same names in the same order (the benchmark calls run(*inputs))"]
+    return []
