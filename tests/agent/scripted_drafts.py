@@ -90,7 +90,45 @@ def as_reply(definition: dict, *, fenced: bool = True) -> str:
 def drafted_class(body: dict) -> str:
     """The SGLang class the first user message of a request asks about."""
     first_user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    return re.search(r"- class: `(\w+)`", first_user).group(1)
+    return re.search(r"- class: `([\w.]+)`", first_user).group(1)
+
+
+_AVG_POOL_REFERENCE = '''import torch
+
+
+def run(x):
+    batch, channels, height, width = x.shape
+    k = KERNEL
+    pooled = x.float().reshape(batch, channels, height // k, k, width // k, k).mean(dim=(3, 5))
+    return pooled.to(x.dtype)
+'''
+
+
+def avg_pool(*, channels: int, size: int, kernel: int) -> dict:
+    """Gemma 3's projector pools the vision patch grid with a kernel x kernel average."""
+    out = size // kernel
+    return {
+        "name": f"avg_pool2d_c{channels}_s{size}_k{kernel}",
+        "op_type": "pooling",
+        "description": "2-D average pooling with stride equal to the kernel size.",
+        "axes": {
+            "batch_size": {"type": "var"},
+            "num_channels": {"type": "const", "value": channels},
+            "size": {"type": "const", "value": size},
+            "pooled_size": {"type": "const", "value": out},
+        },
+        "inputs": {"x": {"shape": ["batch_size", "num_channels", "size", "size"], "dtype": "bfloat16"}},
+        "outputs": {"output": {"shape": ["batch_size", "num_channels", "pooled_size", "pooled_size"], "dtype": "bfloat16"}},
+        "reference": _AVG_POOL_REFERENCE.replace("KERNEL", str(kernel)),
+    }
+
+
+def default_reply(body: dict) -> str:
+    """A right draft for every pending kernel of the tiny model except the vision attention."""
+    if drafted_class(body) == "nn.AvgPool2d":
+        # The projector pools the 4 x 4 patch grid to 16 tokens per image: kernel 1.
+        return as_reply(avg_pool(channels=128, size=4, kernel=1))
+    return gemma_norm_reply(body)
 
 
 def gemma_norm_reply(body: dict) -> str:

@@ -48,7 +48,7 @@ def scripted(vision_replies):
             reply = vision_replies(body, vision_count)
             reply.prompt_tokens, reply.completion_tokens = VISION_PROMPT_TOKENS, VISION_COMPLETION_TOKENS
             return reply
-        return Reply(drafts.gemma_norm_reply(body))
+        return Reply(drafts.default_reply(body))
 
     return script
 

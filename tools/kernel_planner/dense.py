@@ -26,6 +26,16 @@ def _norm(plain: str, fused: str) -> Callable[[Planner, Component], None]:
     return rule
 
 
+def _layernorm(planner: Planner, component: Component) -> None:
+    hidden = component.value("hidden_size")
+    if isinstance(hidden, list) and len(hidden) == 1:
+        hidden = hidden[0]  # torch's normalized_shape may be a one-element list
+    if not isinstance(hidden, int):
+        planner.pending(component, "LayerNorm width could not be resolved")
+        return
+    planner.emit(component, "layernorm", {"hidden_size": hidden})
+
+
 def _gemm_shape(component: Component) -> tuple[int, int] | None:
     kind = component.kind
     if kind == "linear.qkv":
@@ -127,6 +137,7 @@ def _skip(reason: str) -> Callable[[Planner, Component], None]:
 RULES = {
     "norm.rmsnorm": _norm("rmsnorm", "fused_add_rmsnorm"),
     "norm.gemma_rmsnorm": _norm("gemma_rmsnorm", "gemma_fused_add_rmsnorm"),
+    "norm.layernorm": _layernorm,
     "linear.qkv": _linear,
     "linear.merged_column": _linear,
     "linear.column": _linear,

@@ -38,6 +38,14 @@ def _gemma_fused_add_rmsnorm(spec: KernelSpec) -> dict[str, Any]:
     return flashinfer.norm.gemma_fused_add_rmsnorm.fi_trace(input=_meta(_TOKENS, h), residual=_meta(_TOKENS, h), weight=_meta(h))
 
 
+def _layernorm(spec: KernelSpec) -> dict[str, Any]:
+    import flashinfer
+
+    h = spec.axes["hidden_size"]
+    # FlashInfer's LayerNorm takes float32 gamma/beta with bf16 activations.
+    return flashinfer.norm.layernorm.fi_trace(input=_meta(_TOKENS, h), gemma=_meta(h, dtype=torch.float32), beta=_meta(h, dtype=torch.float32))
+
+
 def _gemm(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
@@ -111,6 +119,7 @@ FAMILIES = (
     Family(
         "gemma_fused_add_rmsnorm", ("hidden_size",), _gemma_fused_add_rmsnorm, "residual add + Gemma-style RMSNorm", param_aliases=(("input", "hidden_states"),)
     ),
+    Family("layernorm", ("hidden_size",), _layernorm, "LayerNorm with weight and bias", param_aliases=(("input", "hidden_states"),)),
     Family("gemm", ("N", "K"), _gemm, "bf16 GEMM"),
     Family("gemm_fp8_block_scale", ("N", "K"), _gemm_fp8_block_scale, "FP8 GEMM with 128-block scales (quantized checkpoints)"),
     Family(
