@@ -25,6 +25,7 @@ AXES = {
     "fused_add_rmsnorm": {"hidden_size": 64},
     "gemma_rmsnorm": {"hidden_size": 64},
     "gemma_fused_add_rmsnorm": {"hidden_size": 64},
+    "layernorm": {"hidden_size": 64},
     "gemm": {"N": 48, "K": 32},
     "gqa_paged_decode": {**SMALL_GQA, "page_size": 16},
     "gqa_paged_prefill": {**SMALL_GQA, "page_size": 16},

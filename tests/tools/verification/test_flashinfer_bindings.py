@@ -21,6 +21,7 @@ FAMILIES = {
     "fused_add_rmsnorm": ("fused_add_rmsnorm", {"hidden_size": 256}, ("+ residual.to(torch.float32)", "")),
     "gemma_rmsnorm": ("gemma_rmsnorm", {"hidden_size": 128}, ("(weight.to(torch.float32) + 1)", "weight.to(torch.float32)")),
     "gemma_fused_add_rmsnorm": ("gemma_fused_add_rmsnorm", {"hidden_size": 256}, ("+ residual.to(torch.float32)", "")),
+    "layernorm": ("layernorm", {"hidden_size": 256}, ("+ bias.to(torch.float32)", "")),
     "gemm": ("gemm", {"N": 256, "K": 512}, ("torch.matmul(A, B)", "torch.matmul(A, B) * 1.1")),
     "decode_ps1": ("gqa_paged_decode", {**GQA, "page_size": 1}, ("* sm_scale", "* sm_scale * 2.0")),
     "decode_ps16": ("gqa_paged_decode", {**GQA, "page_size": 16}, ("kv_h = h // gqa_ratio", "kv_h = h % num_kv_heads")),

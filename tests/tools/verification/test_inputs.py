@@ -28,6 +28,7 @@ DEFINITIONS = {
     "top_k_top_p": lambda: build("top_k_top_p_sampling_from_probs", vocab_size=100),
     "mla_ragged": lambda: build("mla_ragged_prefill", num_qo_heads=4, head_dim_qk=24, head_dim_vo=16),
     "gemma_rmsnorm": lambda: build("gemma_rmsnorm", hidden_size=64),
+    "layernorm": lambda: build("layernorm", hidden_size=64),
     "dsa_sparse": lambda: build("dsa_sparse_attention", num_qo_heads=4, head_dim_ckv=32, head_dim_kpe=16, topk=6, page_size=4),
     "dsa_indexer": lambda: build("dsa_topk_indexer", num_index_heads=4, index_head_dim=16, topk=5, page_size=4),
     "moe": lambda: build_definition(

@@ -1,4 +1,5 @@
-"""RMSNorm, plain and fused with the residual add; Llama style (x * w) and Gemma style (x * (1 + w))."""
+"""RMSNorm, plain and fused with the residual add, Llama style (x * w) and Gemma style
+(x * (1 + w)); LayerNorm with weight and bias."""
 
 from tools.verification.bindings import Binding
 
@@ -30,5 +31,12 @@ BINDINGS = [
         kernel="gemma_fused_add_rmsnorm",
         template="flashinfer.trace.templates.norm:gemma_fused_add_rmsnorm_trace",
         description="flashinfer.norm.gemma_fused_add_rmsnorm (in place, on copies), eps 1e-6",
+    ),
+    Binding(
+        name="layernorm",
+        fi_api="flashinfer.norm.layernorm",
+        kernel="layernorm",
+        template="flashinfer.trace.templates.norm:layernorm_trace",
+        description="flashinfer.norm.layernorm, eps 1e-6",
     ),
 ]

@@ -1,4 +1,4 @@
-"""Row-wise kernels: RMSNorm (plain and fused with the residual add) and GEMM.
+"""Row-wise kernels: RMSNorm (plain and fused with the residual add), LayerNorm and GEMM.
 
 One runtime axis, the number of rows (tokens); every other axis is constant.
 """
@@ -56,5 +56,6 @@ def _row_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
 
 FAMILIES = [
     Family(name="rmsnorm", matches=lambda d: d["op_type"] == "rmsnorm", make_inputs=_row_inputs, cases=_row_cases),
+    Family(name="layernorm", matches=lambda d: d["op_type"] == "layernorm", make_inputs=_row_inputs, cases=_row_cases),
     Family(name="gemm", matches=lambda d: d["op_type"] == "gemm", make_inputs=_row_inputs, cases=_row_cases),
 ]
