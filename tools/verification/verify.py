@@ -111,9 +111,10 @@ def _read(job: dict[str, Any], raw: dict[str, Any]) -> Comparison:
 def flashinfer_checks(definitions: list[dict[str, Any]], *, limits: SandboxLimits | None = None) -> dict[str, ReferenceCheck]:
     """The GPU verifier: each reference against FlashInfer where a binding exists, the CPU
     check (on the same sandbox `limits`) for the rest; results by name."""
-    bound = [d for d in definitions if binding_for(d) is not None]
+    bound, unbound = [], []
+    for definition in definitions:
+        (bound if binding_for(definition) is not None else unbound).append(definition)
     results = {name: as_reference_check(report) for name, report in verify_against_flashinfer(bound).items()}
-    unbound = [d for d in definitions if binding_for(d) is None]
     if unbound:
         results.update(check_references(unbound, limits=limits))
     return results
