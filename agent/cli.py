@@ -1,6 +1,7 @@
 """`agent`: the command line. The only place that maps errors to exit codes.
 
     agent extract --model-name llama            extract one model's kernel definitions
+    agent verify --all                          verify definitions against FlashInfer (GPU)
     agent baseline --model-name llama           document SGLang's baseline implementation of its kernels
     agent eval                                  score extraction against the ground truth in evals/
     agent models                                list the models known by name
@@ -14,11 +15,11 @@ import sys
 import traceback
 
 from agent import exit_codes
-from agent.commands import baseline, extract, graph, models
+from agent.commands import baseline, extract, graph, models, verify
 from agent.commands import eval as evaluate
 from tools.errors import ExtractionError
 
-COMMANDS = (extract, baseline, evaluate, models, graph)
+COMMANDS = (extract, verify, baseline, evaluate, models, graph)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -161,7 +161,7 @@ def _entry(task: KernelTask, *, dry_run: bool) -> ReportEntry:
     assert decision is not None, f"task {task.id} reached the report without a store decision"
     note = None
     if task.status in ("unchecked",) or (task.status == "committed" and task.checks and not task.checks[-1].passed):
-        note = f"not checked on the CPU: {check}"
+        note = f"not checked: {check}" if check else "not checked (--verify none)"
     if decision.action == "conflict":
         note = f"{decision.name} exists with another signature ({decision.conflicts_with}): " + "; ".join(decision.differences[:4])
     elif decision.added_tags:

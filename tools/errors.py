@@ -10,7 +10,9 @@ raise and never print. The hierarchy::
     ├── SourceParseError             an SGLang file that libcst cannot parse
     ├── ProfileError                 a TP/EP/page-size profile the model cannot run with
     ├── OutputError                  an output directory that cannot be written
-    └── DefinitionError              a definition that does not validate as a Definition
+    ├── DefinitionError              a definition that does not validate as a Definition
+    ├── UnknownDefinitionError       a definition name the dataset does not hold
+    └── EmptyDatasetError            a dataset (or a selection of it) with no definitions
 """
 
 from __future__ import annotations
@@ -60,3 +62,11 @@ class OutputError(ExtractionError):
 
 class DefinitionError(ExtractionError):
     slug = "invalid-definition"
+
+
+class UnknownDefinitionError(ExtractionError):
+    slug = "unknown-definition"
+
+
+class EmptyDatasetError(ExtractionError):
+    slug = "empty-dataset"

@@ -10,10 +10,6 @@ from typing import get_args
 from agent import exit_codes
 from agent.commands.llm_options import add_llm_arguments, llm_client
 from agent.state import ExtractRequest
-from evals.history import EvalRecord, append_record, git_state, load_records
-from evals.report import comparable, explain, render_chart, render_markdown, render_table
-from evals.runner import EvalOptions, make_context, run_models
-from evals.scoring import ModelRun, score_model, summarize
 from evals.truth import FAMILIES, GroundTruth
 
 HELP = """\
@@ -55,6 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the runner needs LangGraph and the report matplotlib, which a GPU
+    # machine that only runs `agent verify` does not have.
+    from evals.history import EvalRecord, append_record, git_state, load_records
+    from evals.report import comparable, explain, render_chart, render_markdown, render_table
+    from evals.runner import EvalOptions, make_context, run_models
+    from evals.scoring import ModelRun, score_model, summarize
+
     truth = GroundTruth.load()
     selected = truth.select(args.models, args.families)
     options = EvalOptions(

@@ -113,3 +113,22 @@ def test_a_component_no_family_covers_is_pending_with_its_location(parse):
     kda = [p for p in plan.pending if p.class_name == "RadixLinearAttention"]
     assert kda and "KimiDeltaAttention" in kda[0].reason
     assert kda[0].location.startswith("sglang/srt/models/kimi_linear.py:")
+
+
+def test_kimi_linear_moe_reads_the_expert_count_its_config_class_derives(parse):
+    # kimi_linear.py asks for config.n_routed_experts, which only SGLang's KimiLinearConfig
+    # sets (from num_experts); config.json has num_experts.
+    found = names(plan_kernels(parse("kimi-linear-48b-a3b", tp=4)))
+    experts = config("kimi-linear-48b-a3b")["num_experts"]
+    assert f"moe_fp8_block_scale_ds_routing_topk8_ng1_kg1_e{experts}_h2304_i1024" in found
+
+
+def test_grouped_routing_without_a_correction_bias_is_not_deepseek_v3_routing(parse):
+    # DeepSeek V2 Lite: softmax scores, one group, no bias, no renormalisation. SGLang runs
+    # that router itself and calls the routed kernel, so no ds_routing definition applies.
+    settings = config("deepseek-v2-lite")
+    assert (settings["scoring_func"], settings["topk_method"], settings["norm_topk_prob"]) == ("softmax", "greedy", False)
+    plan = plan_kernels(parse("deepseek-v2-lite"))
+    assert not [s for s in plan.specs if s.family.startswith("moe")]
+    [experts] = [p for p in plan.pending if p.path.endswith("mlp.experts")]
+    assert "is not DeepSeek-V3 routing" in experts.reason and "routed FP8 MoE kernel" in experts.reason

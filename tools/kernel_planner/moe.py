@@ -33,12 +33,20 @@ def routing_method(topk: Component | None, experts: Component) -> tuple[str | No
         if declared == _SGLANG_LLAMA4:
             return "llama4", {}, "custom router declared as Llama4 routing (top-1, sigmoid)"
         return None, {}, f"custom routing function {topk.value('custom_routing_function')!r} has no FlashInfer routing method"
+    has_bias = isinstance(topk.value("correction_bias"), str)
     if topk.value("use_grouped_topk"):
         groups = {"n_group": topk.value("num_expert_group"), "topk_group": topk.value("topk_group")}
         if not all(isinstance(v, int) for v in groups.values()):
             return None, {}, "grouped top-k with unresolved group counts"
+        # SGLang hands grouped routing to the kernel only as DeepSeek-V3 routing (a
+        # correction bias, renormalised); any other grouped router it runs itself and
+        # passes the chosen experts to the routed MoE kernel instead.
+        if not (has_bias and renormalize):
+            return None, {}, (
+                f"grouped top-k ({scoring}, bias={has_bias}, renormalize={renormalize}) is not DeepSeek-V3 routing: "
+                "SGLang computes the top-k itself and calls the routed FP8 MoE kernel, which no family here covers"
+            )
         return "deepseek_v3", groups, f"grouped top-k ({scoring}, {groups['n_group']} groups, {groups['topk_group']} kept)"
-    has_bias = isinstance(topk.value("correction_bias"), str)
     if scoring == "sigmoid" and has_bias and renormalize:
         return "deepseek_v3", {"n_group": 1, "topk_group": 1}, "sigmoid scores with a correction bias, renormalised (DeepSeek-V3 routing, one group)"
     if scoring == "softmax":

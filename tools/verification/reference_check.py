@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.verification.inputs import Case, default_cases
-from tools.verification.sandbox import SandboxLimits, run_jobs
+from tools.verification.sandbox import EventListener, SandboxLimits, run_jobs
 
 # References run as plain PyTorch on the CPU: cap what one check may allocate.
 DEFAULT_MAX_INPUT_BYTES = 2 * 1024**3
@@ -86,6 +86,7 @@ def check_references(
     limits: SandboxLimits | None = None,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     cases: dict[str, list[Case]] | None = None,
+    on_event: EventListener | None = None,
 ) -> dict[str, ReferenceCheck]:
     """Check each definition's reference; results by definition name."""
     results: dict[str, ReferenceCheck] = {}
@@ -101,7 +102,7 @@ def check_references(
             continue
         jobs.append({"id": definition["name"], "kind": "reference_check", "definition": definition, "cases": [c.model_dump() for c in chosen]})
     by_name = {d["name"]: d for d in definitions}
-    for name, raw in run_jobs(jobs, limits).items():
+    for name, raw in run_jobs(jobs, limits, on_event=on_event).items():
         results[name] = _judge(by_name[name], raw)
     return results
 

@@ -3,6 +3,9 @@
 The worker streams one JSON line per finished job. When a job exceeds its timeout the
 worker is killed, the job is reported as timed out, and a fresh worker continues with
 the jobs that remain: one hanging reference cannot stall or take down a whole run.
+On a GPU the worker first prepares the FlashInfer bindings of its jobs (a JIT build can
+take minutes); each preparation has its own time limit, and a crash or a timeout while
+preparing is charged to the job being prepared.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -29,28 +32,51 @@ class SandboxLimits(BaseModel):
     """Address-space cap for the worker process (0: none)."""
     forbid_writes: bool = True
     """Forbid the worker from writing files (untrusted code)."""
+    prepare_timeout_s: float = 900.0
+    """Wall-clock limit for building and first running one FlashInfer binding (GPU only)."""
+    device: str = "cpu"
+    """Where jobs run: `cpu`, or `cuda` (then set memory_bytes to 0: CUDA reserves more
+    address space than any useful cap)."""
 
 
-def run_jobs(jobs: list[dict[str, Any]], limits: SandboxLimits | None = None, *, env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+GPU_LIMITS = SandboxLimits(timeout_s=600.0, memory_bytes=0, device="cuda")
+"""Limits for verification against FlashInfer on a GPU."""
+
+
+EventListener = Callable[[dict[str, Any]], None]
+"""Called with each `preparing`/`prepared` line and each job's result, as they arrive."""
+
+
+def run_jobs(
+    jobs: list[dict[str, Any]],
+    limits: SandboxLimits | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    on_event: EventListener | None = None,
+) -> dict[str, dict[str, Any]]:
     """Run `jobs` (each with a unique `id` and a `kind`), returning results by id."""
     limits = limits or SandboxLimits()
     results: dict[str, dict[str, Any]] = {}
     remaining = list(jobs)
+    notify = on_event or (lambda event: None)
     while remaining:
-        finished = _run_worker(remaining, limits, env)
+        finished = _run_worker(remaining, limits, env, notify)
         results.update(finished)
         remaining = [job for job in remaining if job["id"] not in results]
     return results
 
 
-def _run_worker(jobs: list[dict[str, Any]], limits: SandboxLimits, env: dict[str, str] | None) -> dict[str, dict[str, Any]]:
+def _run_worker(jobs: list[dict[str, Any]], limits: SandboxLimits, env: dict[str, str] | None, notify: EventListener) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="fi-trace-sandbox-") as workdir:
         spec_path = Path(workdir) / "jobs.json"
-        spec_path.write_text(json.dumps({"jobs": jobs, "memory_bytes": limits.memory_bytes, "forbid_writes": limits.forbid_writes}))
+        spec_path.write_text(
+            json.dumps({"jobs": jobs, "memory_bytes": limits.memory_bytes, "forbid_writes": limits.forbid_writes, "device": limits.device})
+        )
         child_env = dict(os.environ, **(env or {}))
         child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), child_env.get("PYTHONPATH")]))
         child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+        child_env.setdefault("CUDA_CACHE_DISABLE", "1")  # the driver's compiled-code cache would be a file write
         process = subprocess.Popen(
             [sys.executable, "-m", "tools.verification.worker", str(spec_path)],
             cwd=workdir,
@@ -59,33 +85,59 @@ def _run_worker(jobs: list[dict[str, Any]], limits: SandboxLimits, env: dict[str
             env=child_env,
         )
         selector = selectors.DefaultSelector()
-        assert process.stdout is not None
+        assert process.stdout is not None and process.stderr is not None
         selector.register(process.stdout, selectors.EVENT_READ)
+        # stderr is drained as it comes (a JIT build logs a lot; a full pipe would block
+        # the worker), keeping only its tail for crash messages.
+        selector.register(process.stderr, selectors.EVENT_READ)
+        stderr_tail = b""
         buffer = b""
         index = 0
+        preparing: str | None = None  # the job whose binding the worker is building, if any
         deadline = time.monotonic() + _STARTUP_GRACE_S
         try:
             while index < len(jobs):
+                current = preparing or jobs[index]["id"]
                 wait = deadline - time.monotonic()
                 if wait <= 0:
-                    results[jobs[index]["id"]] = {"ok": False, "timed_out": True, "error": f"timed out after {limits.timeout_s:.0f} s"}
+                    limit = limits.prepare_timeout_s if preparing else limits.timeout_s
+                    stage = "building the FlashInfer binding " if preparing else ""
+                    results[current] = {"ok": False, "timed_out": True, "error": f"timed out {stage}after {limit:.0f} s"}
+                    notify({"id": current, **results[current]})
                     break
-                if not selector.select(timeout=wait):
+                ready = [key.fileobj for key, _ in selector.select(timeout=wait)]
+                if process.stderr in ready:
+                    data = _read_available(process.stderr)
+                    if data:
+                        stderr_tail = (stderr_tail + data)[-_STDERR_TAIL_BYTES:]
+                    else:
+                        selector.unregister(process.stderr)
+                if process.stdout not in ready:
                     continue
-                chunk = process.stdout.read1(65536) if hasattr(process.stdout, "read1") else os.read(process.stdout.fileno(), 65536)
+                chunk = _read_available(process.stdout)
                 if not chunk:  # the worker died
-                    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    stderr_tail = (stderr_tail + process.stderr.read())[-_STDERR_TAIL_BYTES:]
                     process.wait()
-                    results[jobs[index]["id"]] = {
-                        "ok": False,
-                        "crashed": True,
-                        "error": _crash_message(process.returncode, stderr),
-                    }
+                    results[current] = {"ok": False, "crashed": True, "error": _crash_message(process.returncode, stderr_tail.decode(errors="replace"))}
+                    notify({"id": current, **results[current]})
                     break
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     result = json.loads(line)
+                    if not result.get("ready"):
+                        notify(result)
+                    if "preparing" in result:
+                        preparing = result["preparing"]
+                        deadline = time.monotonic() + limits.prepare_timeout_s
+                        continue
+                    if "prepared" in result:
+                        preparing = None
+                        deadline = time.monotonic() + limits.prepare_timeout_s
+                        continue
+                    if "restart" in result:
+                        index = len(jobs)  # the worker quits; run_jobs starts a fresh one for the rest
+                        break
                     deadline = time.monotonic() + limits.timeout_s
                     if result.get("ready"):
                         continue  # imports done: the first job's clock starts now
@@ -97,6 +149,13 @@ def _run_worker(jobs: list[dict[str, Any]], limits: SandboxLimits, env: dict[str
                 process.kill()
             process.wait()
     return results
+
+
+_STDERR_TAIL_BYTES = 16384
+
+
+def _read_available(stream) -> bytes:
+    return stream.read1(65536) if hasattr(stream, "read1") else os.read(stream.fileno(), 65536)
 
 
 # Importing torch in a cold worker can take several seconds; not charged to the first job.

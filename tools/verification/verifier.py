@@ -6,9 +6,11 @@ A verifier is any function `(definitions, *, limits) -> {name: ReferenceCheck}`:
 
 - `cpu`: run each reference in the sandboxed worker (`reference_check.py`): it runs,
   and its outputs have the declared shapes and dtypes, are finite and deterministic;
-- a GPU comparison against FlashInfer plugs in as another entry of `VERIFIERS`,
-  returning the same `ReferenceCheck`s with `mismatches` filled in. The agent's verify
-  and repair steps read only `ReferenceCheck`, so they need no change for it.
+- `gpu`: compare each reference against the FlashInfer kernel it stands for, on a GPU
+  (`verify.py`), where a binding exists, and the CPU check for the rest; the same
+  `ReferenceCheck`s with `mismatches` filled in. The agent's verify and repair steps
+  read only `ReferenceCheck`, so they need no change for it. `auto` picks it where a
+  CUDA GPU and FlashInfer are present.
 
 `describe_failure(check)` turns a failed check into the text the repair prompt quotes.
 """
@@ -17,21 +19,24 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from tools.verification.environment import gpu_available
 from tools.verification.reference_check import ReferenceCheck, check_references
 from tools.verification.sandbox import SandboxLimits
 from tools.verification.static_check import check_reference_source
+from tools.verification.verify import flashinfer_checks
 
 Verifier = Callable[..., dict[str, ReferenceCheck]]
 
-VERIFIERS: dict[str, Verifier] = {"cpu": check_references}
+VERIFIERS: dict[str, Verifier] = {"cpu": check_references, "gpu": flashinfer_checks}
 
-# `auto` is the best verifier this machine has; a GPU verifier takes it over when present.
-AUTO_ORDER = ("cpu",)
+# `auto` is the best verifier this machine has.
+AUTO_ORDER = ("gpu", "cpu")
+_AVAILABLE: dict[str, Callable[[], bool]] = {"gpu": gpu_available}
 
 
 def select_verifier(mode: str) -> Verifier:
     if mode == "auto":
-        mode = next(m for m in AUTO_ORDER if m in VERIFIERS)
+        mode = next(m for m in AUTO_ORDER if m in VERIFIERS and _AVAILABLE.get(m, lambda: True)())
     if mode not in VERIFIERS:
         raise ValueError(f"no verifier named {mode!r}; known: {sorted(VERIFIERS)}")
     return VERIFIERS[mode]

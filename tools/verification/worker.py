@@ -5,18 +5,25 @@ agent's process. This worker sets its own resource limits before touching any jo
 (address space, and no file writes when asked), runs each job and prints one JSON line
 per job to stdout. The parent (`sandbox.py`) enforces the per-job timeout and restarts
 the worker after a kill.
+
+On a GPU (`"device": "cuda"`) the order differs: CUDA reserves more address space than
+any cap allows, so there is none, and FlashInfer compiles kernels on first use, so the
+worker first prepares every binding its jobs need (printing `preparing`/`prepared`
+lines), then forbids file writes and processes, and only then runs reference code.
 """
 
 from __future__ import annotations
 
 import json
-import linecache
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
 from typing import Any
+
+from tools.verification.execution import as_outputs, load_reference, var_axis_values
 
 
 def _limit_resources(memory_bytes: int, forbid_writes: bool) -> None:
@@ -57,26 +64,6 @@ def _forbid_side_effects() -> None:
     sys.addaudithook(hook)
 
 
-def load_reference(source: str, name: str):
-    namespace: dict[str, Any] = {"__name__": f"reference_{name}"}
-    filename = f"<reference {name}>"
-    # Registered so that tracebacks quote the failing line: the repair prompt shows them.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - isolated worker
-    run = namespace.get("run")
-    if not callable(run):
-        raise RuntimeError("reference defines no callable run()")
-    return run
-
-
-def _as_outputs(result: Any, names: list[str]) -> list[Any]:
-    if isinstance(result, dict):
-        return [result.get(n) for n in names]
-    if isinstance(result, (tuple, list)):
-        return list(result)
-    return [result]
-
-
 def summarize(tensor: Any) -> dict[str, Any]:
     import torch
 
@@ -88,18 +75,6 @@ def summarize(tensor: Any) -> dict[str, Any]:
         summary["finite"] = bool(finite.all())
         summary["nan"] = int(torch.isnan(tensor.float()).sum())
     return summary
-
-
-def var_axis_values(definition: dict[str, Any], inputs: list[Any]) -> dict[str, int]:
-    """Sizes of the definition's runtime axes, read off the generated inputs."""
-    values: dict[str, int] = {}
-    for (name, spec), value in zip(definition["inputs"].items(), inputs):
-        if spec["shape"] is None or not hasattr(value, "shape"):
-            continue
-        for axis, size in zip(spec["shape"], value.shape):
-            if definition["axes"][axis]["type"] == "var":
-                values.setdefault(axis, int(size))
-    return values
 
 
 def run_reference_check(job: dict[str, Any]) -> dict[str, Any]:
@@ -119,10 +94,10 @@ def run_reference_check(job: dict[str, Any]) -> dict[str, Any]:
             inputs = make_inputs(definition, case, device=job.get("device", "cpu"), seed=job.get("seed", 0))
             start = time.perf_counter()
             torch.manual_seed(job.get("seed", 0))
-            first = _as_outputs(run(*inputs), output_names)
+            first = as_outputs(run(*inputs), output_names)
             entry["seconds"] = round(time.perf_counter() - start, 4)
             torch.manual_seed(job.get("seed", 0))
-            second = _as_outputs(run(*make_inputs(definition, case, device=job.get("device", "cpu"), seed=job.get("seed", 0))), output_names)
+            second = as_outputs(run(*make_inputs(definition, case, device=job.get("device", "cpu"), seed=job.get("seed", 0))), output_names)
             entry["outputs"] = [summarize(t) for t in first]
             entry["axes"] = var_axis_values(definition, inputs)
             entry["deterministic"] = all(
@@ -137,23 +112,69 @@ def run_reference_check(job: dict[str, Any]) -> dict[str, Any]:
     return {"cases": cases}
 
 
-JOB_KINDS = {"reference_check": run_reference_check}
+def run_compare(job: dict[str, Any]) -> dict[str, Any]:
+    from tools.verification.comparison_job import run_comparison
+
+    if job.get("prepare_error"):
+        raise RuntimeError(f"the FlashInfer binding failed before the comparison: {job['prepare_error']}")
+    return run_comparison(job)
+
+
+JOB_KINDS = {"reference_check": run_reference_check, "compare": run_compare}
+
+
+def _emit(out, record: dict[str, Any]) -> None:
+    out.write(json.dumps(record) + "\n")
+    out.flush()
+
+
+def _prepare_gpu(jobs: list[dict[str, Any]], device: str, out) -> None:
+    """Warm up CUDA and build every binding the jobs use, recording failures on the jobs."""
+    from tools.verification import gpu_prepare
+
+    gpu_prepare.configure_cuda()
+    gpu_prepare.warm_up_cuda(device)
+    for job in jobs:
+        if job["kind"] != "compare" or "binding" not in job.get("expected", {}):
+            continue
+        _emit(out, {"preparing": job["id"]})
+        start = time.perf_counter()
+        try:
+            gpu_prepare.prepare_binding(job)
+        except Exception as exc:
+            job["prepare_error"] = f"{type(exc).__name__}: {exc}"
+            job["prepare_traceback"] = traceback.format_exc(limit=8)[-3000:]
+        job["prepare_seconds"] = round(time.perf_counter() - start, 3)
+        _emit(out, {"prepared": job["id"], "seconds": job["prepare_seconds"], "error": job.get("prepare_error")})
 
 
 def main(argv: list[str]) -> int:
+    # The protocol owns stdout; anything else printing there (a reference's print(), a JIT
+    # build log) goes to stderr, which the parent drains.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     with open(argv[1], encoding="utf-8") as handle:
         spec = json.load(handle)
-    _limit_resources(int(spec.get("memory_bytes", 0)), bool(spec.get("forbid_writes", False)))
+    device = spec.get("device", "cpu")
+    on_gpu = device.startswith("cuda")
+    forbid_writes = bool(spec.get("forbid_writes", False))
+    _limit_resources(int(spec.get("memory_bytes", 0)), forbid_writes and not on_gpu)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     import torch  # noqa: F401 - imported before the clock starts and before the hook
 
     import tools.verification.inputs  # noqa: F401
 
-    if spec.get("forbid_writes", False):
+    if on_gpu:
+        _prepare_gpu(spec["jobs"], device, out)
+        if forbid_writes:
+            # A write now fails with EFBIG instead of killing the worker: the CUDA driver
+            # may try to cache compiled code, which must not take a comparison down.
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    if forbid_writes:
         _forbid_side_effects()
-    out = sys.stdout
-    out.write(json.dumps({"ready": True}) + "\n")
-    out.flush()
+    _emit(out, {"ready": True})
     for job in spec["jobs"]:
         start = time.perf_counter()
         try:
@@ -162,12 +183,29 @@ def main(argv: list[str]) -> int:
         except MemoryError:
             result = {"ok": False, "error": "MemoryError: the reference exceeded the memory cap"}
         except Exception as exc:
-            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=6)[-2000:]}
+            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": job.get("prepare_traceback") or traceback.format_exc(limit=6)[-2000:]}
         result["id"] = job["id"]
         result["seconds"] = round(time.perf_counter() - start, 3)
-        out.write(json.dumps(result) + "\n")
-        out.flush()
+        if "prepare_seconds" in job:
+            result["prepare_seconds"] = job["prepare_seconds"]
+        _emit(out, result)
+        if on_gpu and _cuda_unusable():
+            # A device-side fault (an out-of-bounds index, say) poisons the CUDA context for
+            # every later job: ask the parent for a fresh worker instead.
+            _emit(out, {"restart": f"the CUDA context is unusable after {job['id']}"})
+            return 0
     return 0
+
+
+def _cuda_unusable() -> bool:
+    import torch
+
+    try:
+        (torch.zeros(1, device="cuda") + 1).item()
+        torch.cuda.synchronize()
+    except Exception:
+        return True
+    return False
 
 
 if __name__ == "__main__":

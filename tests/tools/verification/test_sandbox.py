@@ -54,3 +54,10 @@ def test_nan_outputs_and_nondeterminism_fail():
     assert "non-finite" in results["nan"].error
     # torch is seeded identically before both runs, so the same draws repeat: deterministic.
     assert results["random"].passed
+
+
+def test_printing_to_stdout_or_flooding_stderr_does_not_disturb_the_protocol():
+    chatty = toy("chatty", "print('debug', x.shape)\nimport sys\nsys.stderr.write('x' * 300_000)\nreturn x + 1")
+    results = check_references([chatty, toy("after", "return x + 1")], limits=LIMITS)
+    assert results["chatty"].passed, results["chatty"].error
+    assert results["after"].passed

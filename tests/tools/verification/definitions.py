@@ -1,0 +1,18 @@
+"""Small definitions built the way extraction builds them: the definition builder's families."""
+
+from __future__ import annotations
+
+from tools.definition_builder.builder import BuildContext, build_definition
+from tools.kernel_spec import KernelSpec
+
+CONTEXT = BuildContext(model_slug="test-model", sglang_version="test")
+SMALL_GQA = {"num_qo_heads": 4, "num_kv_heads": 2, "head_dim": 16}
+
+
+def build(family: str, **axes: int) -> dict:
+    return build_definition(KernelSpec(family=family, axes=axes), CONTEXT)
+
+
+def mla(stage: str, *, heads: int = 16, page_size: int = 1) -> dict:
+    """An MLA paged definition at DeepSeek-V3's latent widths (ckv 512, kpe 64)."""
+    return build(f"mla_paged_{stage}", num_qo_heads=heads, head_dim_ckv=512, head_dim_kpe=64, page_size=page_size)

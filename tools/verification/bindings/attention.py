@@ -1,0 +1,57 @@
+"""Attention over paged and ragged KV caches, decode and causal prefill: GQA and MLA."""
+
+from tools.verification.bindings import Binding
+
+# The wrapper's own fi_trace tags it under its defining module.
+_MLA_CORE = "flashinfer.mla._core.BatchMLAPagedAttentionWrapper.run"
+
+BINDINGS = [
+    Binding(
+        name="gqa_paged_decode",
+        fi_api="flashinfer.decode.BatchDecodeWithPagedKVCacheWrapper.run",
+        kernel="gqa_paged_decode",
+        template="flashinfer.trace.templates.attention:gqa_paged_decode_trace",
+        description="BatchDecodeWithPagedKVCacheWrapper: plan with full pages, run with return_lse",
+    ),
+    Binding(
+        name="gqa_paged_prefill_causal",
+        fi_api="flashinfer.prefill.BatchPrefillWithPagedKVCacheWrapper.run",
+        kernel="gqa_paged_prefill",
+        applies=lambda definition: "causal" in definition["name"],
+        template="flashinfer.trace.templates.attention:gqa_paged_prefill_trace",
+        description="BatchPrefillWithPagedKVCacheWrapper: causal plan with full pages, run with a 2-based LSE",
+    ),
+    Binding(
+        name="gqa_ragged_prefill_causal",
+        fi_api="flashinfer.prefill.BatchPrefillWithRaggedKVCacheWrapper.run",
+        kernel="ragged_prefill",
+        applies=lambda definition: "causal" in definition["name"] and definition["op_type"] == "gqa_ragged",
+        template="flashinfer.trace.templates.attention:gqa_ragged_prefill_trace",
+        description="BatchPrefillWithRaggedKVCacheWrapper: causal plan, run with a 2-based LSE",
+    ),
+    Binding(
+        name="mla_paged_decode",
+        fi_api="flashinfer.mla.BatchMLAPagedAttentionWrapper.run",
+        aliases=(_MLA_CORE,),
+        kernel="mla_paged_decode",
+        applies=lambda definition: "decode" in definition["name"],
+        template="flashinfer.trace.templates.attention:mla_paged_decode_trace",
+        description="BatchMLAPagedAttentionWrapper: split query and cache, full pages, run with a 2-based LSE",
+    ),
+    Binding(
+        name="mla_paged_prefill_causal",
+        fi_api="flashinfer.mla.BatchMLAPagedAttentionWrapper.run",
+        aliases=(_MLA_CORE,),
+        kernel="mla_paged_prefill",
+        applies=lambda definition: "causal" in definition["name"],
+        template="flashinfer.trace.templates.attention:mla_paged_prefill_trace",
+        description="BatchMLAPagedAttentionWrapper: causal plan, split query and cache, full pages, 2-based LSE",
+    ),
+    Binding(
+        name="mla_ragged_prefill_causal",
+        fi_api="flashinfer.prefill.BatchPrefillWithRaggedKVCacheWrapper.run",
+        kernel="ragged_prefill",
+        applies=lambda definition: "causal" in definition["name"] and definition["op_type"] == "mla_ragged",
+        description="BatchPrefillWithRaggedKVCacheWrapper with head_dim_qk 192 and head_dim_vo 128: causal plan, 2-based LSE",
+    ),
+]

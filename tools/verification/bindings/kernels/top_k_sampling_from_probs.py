@@ -1,0 +1,11 @@
+"""FlashInfer baseline for `top_k_sampling_from_probs_v*`: `flashinfer.sampling.top_k_sampling_from_probs`.
+
+FlashInfer returns int32 token ids; the definition declares int64.
+"""
+
+import flashinfer
+import torch
+
+
+def run(probs, top_k):
+    return flashinfer.sampling.top_k_sampling_from_probs(probs, top_k).to(torch.int64)
