@@ -44,6 +44,8 @@ python3 -m agent.cli verify --all --output "$dataset"
 record $?
 report=$(ls -t "$dataset"/verification/*.json 2>/dev/null | head -n 1)
 [ -n "$report" ] && cp "$report" "$out/verify-report.json"
+# Saved now as well as at the end: a session cut off by the call's time limit still returns it.
+tar czf "$out/gpu-dataset.tgz" "$dataset"
 
 step "benchmark: warm pass, cold timings from the verify report"
 if [ -n "$report" ]; then

@@ -19,11 +19,12 @@ PAGED = {"decode_ps1": ("decode", 1), "decode_ps64": ("decode", 64), "prefill_ps
 def verdicts():
     right = {key: mla(stage, page_size=page) for key, (stage, page) in PAGED.items()}
     right["ragged"] = build("mla_ragged_prefill", num_qo_heads=16, qk_dim=192, vo_dim=128)
-    wrong = dict(right["prefill_ps64"], name="mla_wrong_scale")
+    # The name keeps `prefill_causal`: the binding tells causal prefill from decode by it.
+    wrong = dict(right["prefill_ps64"], name=f"{right['prefill_ps64']['name']}_wrong_scale")
     wrong["reference"] = wrong["reference"].replace(") * sm_scale", ") * sm_scale * 2.0")
     assert wrong["reference"] != right["prefill_ps64"]["reference"]
     reports = verify_against_flashinfer([*right.values(), wrong])
-    return {key: reports[d["name"]] for key, d in right.items()} | {"wrong": reports["mla_wrong_scale"]}
+    return {key: reports[d["name"]] for key, d in right.items()} | {"wrong": reports[wrong["name"]]}
 
 
 @pytest.mark.parametrize("key", [*PAGED, "ragged"])

@@ -43,7 +43,13 @@ DEFINITIONS = {
 
 def every_case():
     for key, make in DEFINITIONS.items():
-        definition = make()
+        try:
+            definition = make()
+        except ImportError as error:
+            # FlashInfer's GDN templates import cutlass-dsl at module level; a FlashInfer
+            # installed without it (the GPU bundle) can still check every other family.
+            yield pytest.param(None, None, id=key, marks=pytest.mark.skip(reason=f"{key}'s FlashInfer template cannot load: {error}"))
+            continue
         for purpose in ("check", "verify"):
             for case in default_cases(definition, purpose):
                 yield pytest.param(definition, case, id=f"{key}-{purpose}-{case.label}")
