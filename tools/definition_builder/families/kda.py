@@ -18,7 +18,8 @@ by TP); the state is k-last, as in the gdn family, hence the `_k_last` name suff
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
