@@ -17,6 +17,11 @@ _RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^top_k_top_p_sampling_(v\d+)$"), r"top_k_top_p_sampling_from_probs_\1"),
     (re.compile(r"^top_k_sampling_(v\d+)$"), r"top_k_sampling_from_probs_\1"),
     (re.compile(r"^top_p_sampling_(v\d+)$"), r"top_p_sampling_from_probs_\1"),
+    # The dataset has no kda op type yet: named like its gdn definitions (stage, q/k heads,
+    # v heads, head dim, k-last state). SGLang calls the phase-neutral facade for prefill
+    # only (decode goes through the kda_decode facade), so it names the prefill kernel.
+    (re.compile(r"^recurrent_kda_q(\d+)_(v\d+_d\d+)$"), r"kda_prefill_qk\1_\2_k_last"),
+    (re.compile(r"^recurrent_kda_decode_q(\d+)_(v\d+_d\d+)$"), r"kda_decode_qk\1_\2_k_last"),
     (re.compile(r"^gemm_bf16_N(\d+)_K(\d+)$"), r"gemm_n\1_k\2"),
     (re.compile(r"^moe_fp8_block_scale_renormalize_routing_(topk\d+_e\d+_h\d+_i\d+)$"), r"moe_fp8_block_scale_renorm_\1"),
     (re.compile(r"^(gdn_(?:decode|prefill|mtp)_qk\d+_v\d+_d\d+)$"), r"\1_k_last"),

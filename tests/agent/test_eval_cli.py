@@ -116,7 +116,7 @@ def _doubling_draft(body: dict, n: int) -> Reply:
 
 
 def test_llm_path_drafts_the_pending_kernels_and_scores_their_tokens(tmp_path, sglang_source):
-    # Kimi Linear's KDA attention and its two batched projections have no template.
+    # Kimi Linear's two batched KDA projections have no template.
     out = tmp_path / "eval"
     with ScriptedOpenAI(_doubling_draft) as server:
         result = run_cli("eval", "--models", "kimi-linear", "--verify", "auto", "--out", str(out), "--quiet",

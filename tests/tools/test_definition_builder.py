@@ -12,6 +12,7 @@ from tools.kernel_spec import KernelSpec
 
 CONTEXT = BuildContext(model_slug="llama-3.1-8b", sglang_version="0.5.23")
 ATTN = {"num_qo_heads": 32, "num_kv_heads": 8, "head_dim": 128}
+KDA = {"num_q_heads": 32, "num_v_heads": 32, "head_dim": 128}
 
 SPECS = [
     (KernelSpec(family="rmsnorm", axes={"hidden_size": 4096}), "rmsnorm_h4096", "rmsnorm"),
@@ -23,6 +24,8 @@ SPECS = [
     (KernelSpec(family="top_k_sampling_from_probs", axes={"vocab_size": 128256}), "top_k_sampling_from_probs_v128256", "sampling"),
     (KernelSpec(family="top_p_sampling_from_probs", axes={"vocab_size": 128256}), "top_p_sampling_from_probs_v128256", "sampling"),
     (KernelSpec(family="top_k_top_p_sampling_from_probs", axes={"vocab_size": 128256}), "top_k_top_p_sampling_from_probs_v128256", "sampling"),
+    (KernelSpec(family="kda_prefill", axes=KDA, stage="prefill", tp=1), "kda_prefill_qk32_v32_d128_k_last", "kda"),
+    (KernelSpec(family="kda_decode", axes=KDA, stage="decode", tp=1), "kda_decode_qk32_v32_d128_k_last", "kda"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Planning MLA, DSA, MoE and GDN models from their real SGLang code and public configs."""
+"""Planning MLA, DSA, MoE, GDN and KDA models from their real SGLang code and public configs."""
 
 import json
 
@@ -6,6 +6,7 @@ import pytest
 
 from tools.definition_builder.builder import BuildContext, build_definition
 from tools.kernel_planner import PlanOptions, plan_kernels
+from tools.model_parser.inventory import ParamValue
 from tools.model_registry.catalog import CATALOG_DIR
 
 CONTEXT = BuildContext(model_slug="test", sglang_version="test")
@@ -110,9 +111,52 @@ def test_include_quantized_adds_fp8_gemms_for_quantized_checkpoints(parse):
 
 def test_a_component_no_family_covers_is_pending_with_its_location(parse):
     plan = plan_kernels(parse("kimi-linear-48b-a3b", tp=4))
-    kda = [p for p in plan.pending if p.class_name == "RadixLinearAttention"]
-    assert kda and "KimiDeltaAttention" in kda[0].reason
-    assert kda[0].location.startswith("sglang/srt/models/kimi_linear.py:")
+    batched = [p for p in plan.pending if p.class_name == "ColumnParallelBatchedLinear"]
+    assert batched and "no kernel mapping" in batched[0].reason
+    assert batched[0].location.startswith("sglang/srt/models/kimi_linear.py:")
+
+
+@pytest.mark.parametrize("tp", [4, 8])
+def test_kimi_linear_kda_layers_run_kda_prefill_and_decode_with_heads_split_by_tp(parse, tp):
+    cfg = config("kimi-linear-48b-a3b")
+    linear = cfg["linear_attn_config"]
+    inventory = parse("kimi-linear-48b-a3b", tp=tp)
+    [kda] = inventory.of_kind("attention.linear")
+    heads = linear["num_heads"] // tp
+    # What the rule reads, as the parser records it from KimiDeltaAttention's constructor.
+    assert kda.owner_class == "KimiDeltaAttention" and kda.layers == [n - 1 for n in linear["kda_layers"]]
+    assert {p: kda.value(p) for p in ("num_q_heads", "num_k_heads", "num_v_heads")} == dict.fromkeys(("num_q_heads", "num_k_heads", "num_v_heads"), heads)
+    assert kda.value("head_k_dim") == kda.value("head_v_dim") == linear["head_dim"] and kda.params["lower_bound"].value is None
+    plan = plan_kernels(inventory)
+    specs = sorted((s for s in plan.specs if s.family.startswith("kda_")), key=lambda s: s.family)
+    assert [(s.family, s.stage, s.tp) for s in specs] == [("kda_decode", "decode", tp), ("kda_prefill", "prefill", tp)]
+    assert all(s.axes == {"num_q_heads": heads, "num_v_heads": heads, "head_dim": linear["head_dim"]} for s in specs)
+    assert all(s.layers == kda.layers for s in specs)
+    assert {f"kda_{stage}_qk{heads}_v{heads}_d{linear['head_dim']}_k_last" for stage in ("prefill", "decode")} <= names(plan)
+    assert not [p for p in plan.pending if p.class_name == "RadixLinearAttention"]
+    decode_only = plan_kernels(inventory, PlanOptions(stages=["decode"]))
+    assert [s.family for s in decode_only.specs if s.family.startswith("kda_")] == ["kda_decode"]
+
+
+def test_linear_attention_the_rules_cannot_size_or_do_not_cover_stays_pending(parse):
+    inventory = parse("kimi-linear-48b-a3b", tp=4)
+    [kda] = inventory.of_kind("attention.linear")
+
+    def changed(**params):
+        return kda.model_copy(update={"params": {**kda.params, **params}})
+
+    cases = {
+        "KDA head counts or dims could not be resolved": changed(head_k_dim=ParamValue(unknown=True)),
+        "lower-bounded gate (lower_bound -5.0)": changed(lower_bound=ParamValue(value=-5.0)),
+        "lower-bounded gate (lower_bound unresolved)": changed(lower_bound=ParamValue(unknown=True)),
+        "key dim 128 and value dim 256": changed(head_v_dim=ParamValue(value=256)),
+        # SGLang's other KDA modules set the gate's lower bound after construction.
+        "Glm5NextLinearAttention, which is not a Gated Delta Net or a KimiDeltaAttention layer": kda.model_copy(update={"owner_class": "Glm5NextLinearAttention"}),
+    }
+    for reason, component in cases.items():
+        plan = plan_kernels(inventory.model_copy(update={"components": [component], "unknown": []}))
+        assert plan.specs == [] and len(plan.pending) == 1, reason
+        assert reason in plan.pending[0].reason and plan.pending[0].location == str(kda.location)
 
 
 def test_kimi_linear_moe_reads_the_expert_count_its_config_class_derives(parse):

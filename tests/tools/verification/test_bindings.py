@@ -38,7 +38,12 @@ AXES = {
     "mla_ragged_prefill": {"num_qo_heads": 16, "qk_dim": 192, "vo_dim": 128},
 }
 # Builder families with no FlashInfer binding yet: verification reports them as unverifiable.
-UNBOUND = {"gemm_fp8_block_scale", "dsa_sparse_attention", "dsa_topk_indexer", "moe_fp8_block_scale", "gdn_decode", "gdn_mtp", "gdn_prefill"}
+# GDN and KDA: FlashInfer's kernels for them are CuTe DSL (cutlass-dsl, not installed on
+# the H100 used for GPU checks), and SGLang runs its FlashInfer KDA path on SM100+ only.
+UNBOUND = {
+    "gemm_fp8_block_scale", "dsa_sparse_attention", "dsa_topk_indexer", "moe_fp8_block_scale",
+    "gdn_decode", "gdn_mtp", "gdn_prefill", "kda_prefill", "kda_decode",
+}
 ENVIRONMENT = Environment(device="gpu", gpu_name="NVIDIA H100 80GB HBM3", torch="2.11.0", flashinfer="0.7.2.post1", python="3.12", platform="linux")
 
 

@@ -38,6 +38,8 @@ DEFINITIONS = {
     "gdn_decode": lambda: build("gdn_decode", num_q_heads=2, num_v_heads=4, head_size=16),
     "gdn_mtp": lambda: build("gdn_mtp", num_q_heads=2, num_v_heads=4, head_size=16),
     "gdn_prefill": lambda: build("gdn_prefill", num_q_heads=2, num_v_heads=4, head_size=16),
+    "kda_prefill": lambda: build("kda_prefill", num_q_heads=2, num_v_heads=4, head_dim=64),
+    "kda_decode": lambda: build("kda_decode", num_q_heads=2, num_v_heads=4, head_dim=64),
 }
 
 
@@ -188,3 +190,4 @@ def test_each_definition_has_exactly_one_family():
     assert names["top_k_top_p"] == "sampling" and names["fused_add_rmsnorm"] == "rmsnorm" and names["gemm"] == "gemm"
     assert names["mla_ragged"] == "mla_ragged_prefill" and names["moe"] == "moe" and names["gdn_mtp"] == "gdn_mtp"
     assert names["dsa_indexer"] == "dsa_topk_indexer" and names["mla_prefill_ps1"] == "mla_paged_prefill"
+    assert names["kda_prefill"] == "kda_prefill" and names["kda_decode"] == "kda_decode"
