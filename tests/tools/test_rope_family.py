@@ -112,7 +112,9 @@ def test_the_reference_agrees_with_flashinfers_template_reference(head_size, rot
 def test_the_template_traces_the_same_api_and_constants():
     import flashinfer
 
-    meta = lambda *shape, dtype=torch.bfloat16: torch.empty(*shape, dtype=dtype, device="meta")  # noqa: E731
+    def meta(*shape, dtype=torch.bfloat16):
+        return torch.empty(*shape, dtype=dtype, device="meta")
+
     traced = flashinfer.rope.apply_rope_with_cos_sin_cache_inplace.fi_trace(
         positions=meta(7, dtype=torch.int64), query=meta(7, 6 * 128), key=meta(7, 128), head_size=128, cos_sin_cache=meta(11, 64, dtype=torch.float32)
     )

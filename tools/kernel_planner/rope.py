@@ -69,9 +69,12 @@ KERNEL_HEAD_SIZES = (64, 128, 256, 512)
 FUSED_KV_WRITE = "fused_set_kv_buffer_arg"
 
 
+_DIMS = ("head_size", "rotary_dim", "is_neox_style")
+
+
 def _rope(planner: Planner, component: Component) -> None:
-    if component.class_name.endswith("RotaryEmbedding"):
-        class_name, params = component.class_name, {k: component.value(k) for k in ("head_size", "rotary_dim", "is_neox_style")}
+    if component.class_name.endswith("RotaryEmbedding"):  # a rotary class the model builds itself
+        class_name, dims = component.class_name, [component.value(k) for k in _DIMS]
     else:
         classes = sorted({b.class_name for b in component.builds})
         if len(classes) != 1:
@@ -80,7 +83,7 @@ def _rope(planner: Planner, component: Component) -> None:
             return
         built = component.builds[0]
         class_name = built.class_name
-        params = {k: built.params[k].value if k in built.params and not built.params[k].unknown else None for k in ("head_size", "rotary_dim", "is_neox_style")}
+        dims = [None if k not in built.params or built.params[k].unknown else built.params[k].value for k in _DIMS]
     if FUSED_KV_WRITE in component.call_keywords:
         planner.pending(
             component,
@@ -88,7 +91,7 @@ def _rope(planner: Planner, component: Component) -> None:
             "rotates q and k and writes K/V to the cache in one kernel, which no definition describes",
         )
         return
-    plan_rope(planner, component, class_name, params["head_size"], params["rotary_dim"], params["is_neox_style"])
+    plan_rope(planner, component, class_name, *dims)
 
 
 def plan_rope(planner: Planner, component: Component, class_name: str, head_size, rotary_dim, is_neox) -> None:

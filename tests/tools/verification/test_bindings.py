@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.tools.verification.definitions import CONTEXT, SMALL_GQA, build, rope
+from tests.tools.verification.definitions import CONTEXT, SMALL_GQA, build
 from tools.definition_builder.builder import build_definition
 from tools.definition_builder.families import FAMILIES
 from tools.kernel_spec import KernelSpec
