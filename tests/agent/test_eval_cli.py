@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent import exit_codes
+from evals.truth import GroundTruth
 from tests.agent.openai_server import Reply, ScriptedOpenAI
 from tests.agent.scripted_drafts import as_reply, drafted_class
 
@@ -39,7 +40,8 @@ def test_a_run_prints_the_table_and_records_itself(recorded):
     assert first.returncode == exit_codes.SUCCESS, first.stderr
     assert second.returncode == exit_codes.SUCCESS, second.stderr
     row = next(line for line in first.stdout.splitlines() if line.startswith("llama-3.2-3b"))
-    assert "dense_gqa" in row and "14/14 100%" in row
+    expected = len(GroundTruth.load().models["llama-3.2-3b"].expected)
+    assert "dense_gqa" in row and f"{expected}/{expected} 100%" in row
     assert "[eval 1/1] llama-3.2-3b" in first.stderr and second.stderr == ""
     runs = history(out)
     assert len(runs) == 2

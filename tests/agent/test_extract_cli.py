@@ -12,7 +12,9 @@ import pytest
 
 from agent import exit_codes
 from agent.cli import main
-from tests.tools.test_kernel_planner import LLAMA_3_1_8B_OFFICIAL
+from tests.tools.test_kernel_planner import LLAMA_3_1_8B_OFFICIAL, LLAMA_3_1_8B_ROPE
+
+LLAMA_3_1_8B = LLAMA_3_1_8B_OFFICIAL | {LLAMA_3_1_8B_ROPE}
 
 
 def definitions(root: Path) -> dict[str, dict]:
@@ -30,23 +32,23 @@ def llama_store(tmp_path_factory):
     return root
 
 
-def test_llama_writes_exactly_the_official_set(llama_store):
+def test_llama_writes_exactly_the_official_set_and_its_rope(llama_store):
     found = definitions(llama_store)
-    assert set(found) == LLAMA_3_1_8B_OFFICIAL
+    assert set(found) == LLAMA_3_1_8B
     for name, d in found.items():
         assert (llama_store / "definitions" / d["op_type"] / f"{name}.json").is_file()
         assert "model:llama-3.1-8b" in d["tags"] and "status:unverified" in d["tags"]
     reports = list((llama_store / "reports").glob("extract-llama-3.1-8b-*.json"))
     report = json.loads(reports[0].read_text())
     assert report["sglang_version"] and report["model_file"] == "sglang/srt/models/llama.py"
-    assert sorted(e["name"] for e in report["entries"] if e["outcome"] == "new") == sorted(LLAMA_3_1_8B_OFFICIAL)
+    assert sorted(e["name"] for e in report["entries"] if e["outcome"] == "new") == sorted(LLAMA_3_1_8B)
 
 
 def test_running_again_adds_nothing(llama_store, capsys):
     before = snapshot(llama_store)
     assert main(["extract", "--model-name", "llama", "--output", str(llama_store), "--quiet"]) == exit_codes.SUCCESS
     assert snapshot(llama_store) == before
-    assert "14 existing" in capsys.readouterr().out
+    assert f"{len(LLAMA_3_1_8B)} existing" in capsys.readouterr().out
 
 
 def test_a_second_model_only_tags_what_it_shares(tmp_path, llama_store):
@@ -57,6 +59,7 @@ def test_a_second_model_only_tags_what_it_shares(tmp_path, llama_store):
     after = definitions(root)
     shared = {n for n in before if "model:qwen3-8b" in after[n]["tags"]}
     assert {"rmsnorm_h4096", "fused_add_rmsnorm_h4096", "gqa_paged_decode_h32_kv8_d128_ps1", "gqa_ragged_prefill_causal_h32_kv8_d128"} <= shared
+    assert LLAMA_3_1_8B_ROPE in shared  # Llama3RotaryEmbedding and Qwen3's RotaryEmbedding: one kernel
     for name in before:
         # Shared files changed only in their tags.
         assert {k: v for k, v in after[name].items() if k != "tags"} == {k: v for k, v in before[name].items() if k != "tags"}

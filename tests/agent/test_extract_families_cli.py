@@ -50,3 +50,35 @@ def test_a_partly_understood_model_writes_what_it_can_and_lists_the_rest(tmp_pat
         path = root / "definitions" / "kda" / f"{name}.json"
         assert Definition.model_validate_json(path.read_text()).name == name
         assert "model:kimi-linear-48b-a3b" in written[name]["tags"]
+
+
+def test_minimax_m2_rope_on_disk_and_a_rope_fused_elsewhere_left_pending(tmp_path, capsys):
+    import torch
+    from flashinfer_bench.data import Definition
+
+    from tools.verification.execution import load_reference
+
+    root = tmp_path / "ds"
+    assert main(["extract", "--model-name", "minimax-m2", "--output", str(root), "--quiet"]) == exit_codes.SUCCESS
+    path = root / "definitions" / "rope" / "rope_with_cos_sin_cache_neox_style_d128_rd64.json"
+    written = json.loads(path.read_text())
+    assert Definition.model_validate(written).const_axes == {"head_size": 128, "rotary_dim": 64}
+    assert {"model:minimax-m2", "tp:4", "tp:8", "fi_api:flashinfer.rope.apply_rope_with_cos_sin_cache_inplace"} <= set(written["tags"])
+    # The written reference, by hand: at a position whose angles are all 90 degrees, NeoX pair
+    # (x_i, x_{i+32}) becomes (-x_{i+32}, x_i) in channels 0-63; channels 64-127 pass unchanged.
+    run = load_reference(written["reference"], written["name"])
+    q = torch.arange(2 * 128, dtype=torch.bfloat16).reshape(1, 2, 128)
+    k = torch.arange(128, dtype=torch.bfloat16).reshape(1, 1, 128)
+    cache = torch.tensor([[1.0] * 32 + [0.0] * 32, [0.0] * 32 + [1.0] * 32])
+    q_out, k_out = run(q, k, cache, torch.tensor([1]))
+    for x, out in ((q, q_out), (k, k_out)):
+        want = torch.cat([-x[..., 32:64], x[..., :32], x[..., 64:]], dim=-1)
+        assert torch.equal(out, want)
+
+    capsys.readouterr()
+    status = main(["extract", "--model-name", "qwen3-30b-a3b", "--output", str(root), "--quiet", "--json"])
+    assert status == exit_codes.INCOMPLETE
+    report = json.loads(capsys.readouterr().out)
+    [rope] = [e for e in report["entries"] if e["outcome"] == "pending"]
+    assert "fused_set_kv_buffer_arg" in rope["note"] and "sglang/srt/models/qwen3_moe.py:" in rope["note"]
+    assert [p.name for p in (root / "definitions" / "rope").iterdir()] == [path.name]

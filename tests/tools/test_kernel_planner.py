@@ -27,6 +27,10 @@ LLAMA_3_1_8B_OFFICIAL = {
     "top_k_top_p_sampling_from_probs_v128256",
     "top_p_sampling_from_probs_v128256",
 }
+# Not in that list: SGLang rotates q and k with its own kernel before attention
+# (Llama3RotaryEmbedding, NeoX pairs, head_dim 128 all rotated), a definition the
+# dataset names for MiniMax M2.
+LLAMA_3_1_8B_ROPE = "rope_with_cos_sin_cache_neox_style_d128_rd128"
 
 
 def names(plan):
@@ -56,12 +60,14 @@ def expected_dense_gqa(cfg, tp, *, qk_norm=False, page_sizes=(1, 64)):
         expected |= {f"gqa_paged_decode_{attn}_ps{ps}", f"gqa_paged_prefill_causal_{attn}_ps{ps}"}
     if qk_norm:
         expected.add(f"rmsnorm_h{head_dim}")
+    rotary = int(head_dim * cfg.get("partial_rotary_factor", 1.0))
+    expected.add(f"rope_with_cos_sin_cache_neox_style_d{head_dim}_rd{rotary}")
     return expected
 
 
-def test_llama_3_1_8b_is_exactly_the_official_set(parse):
+def test_llama_3_1_8b_is_exactly_the_official_set_and_its_rope(parse):
     plan = plan_kernels(parse("llama-3.1-8b"))
-    assert names(plan) == LLAMA_3_1_8B_OFFICIAL
+    assert names(plan) == LLAMA_3_1_8B_OFFICIAL | {LLAMA_3_1_8B_ROPE}
     assert plan.pending == []
 
 

@@ -30,9 +30,12 @@ def names(plan):
     return {build_definition(spec, CONTEXT)["name"] for spec in plan.specs}
 
 
-def test_deepseek_v3_is_exactly_the_official_set(parse):
+def test_deepseek_v3_is_exactly_the_official_set_and_its_rope(parse):
     plan = plan_kernels(parse("deepseek-v3", tp=8, ep=8))
-    assert names(plan) == DEEPSEEK_V3_OFFICIAL
+    # Beyond the official list: MLA rotates q_pe and k_pe (qk_rope_head_dim 64, GPT-J
+    # pairs: SGLang interleaves unless the config sets rope_interleave false) with the rope
+    # kernel before its attention kernels.
+    assert names(plan) == DEEPSEEK_V3_OFFICIAL | {"rope_with_cos_sin_cache_gptj_style_d64_rd64"}
     assert plan.pending == []
 
 

@@ -13,7 +13,7 @@ import re
 
 import libcst as cst
 
-from tools.baseline.routes import LAYER, OWNER, Route, Step
+from tools.baseline.routes import BUILT, LAYER, OWNER, Route, Step
 from tools.baseline.schema import BaselineRoute, CallSite, EntryPoint
 from tools.model_parser.interpreter import ModelInterpreter
 from tools.model_parser.inventory import Component, SourceSpan
@@ -40,6 +40,9 @@ class EntryPointLocator:
 
     def step(self, step: Step, component: Component) -> EntryPoint:
         name, module = _target(step, component)
+        if module is None and step.target == BUILT:
+            built = " or ".join(b.class_name for b in component.builds) or "no class the parser resolved"
+            return EntryPoint(role=step.role, symbol=name, found=False, note=f"{component.class_name} builds {built}: not one class to follow")
         if module is None:
             return EntryPoint(role=step.role, symbol=name, found=False, note=f"{component.path} has no recorded source location")
         key = (step, name, module)
@@ -106,6 +109,13 @@ class EntryPointLocator:
 
 
 def _target(step: Step, component: Component) -> tuple[str, str | None]:
+    if step.target == BUILT and component.builds:
+        if len(component.builds) > 1 or component.builds[0].location is None:
+            return component.class_name, None
+        built = component.builds[0]
+        return built.class_name, module_of_file(built.location.file)
+    if step.target == BUILT:  # not a factory: the component's own class
+        return _target(Step(step.role, LAYER, methods=step.methods, calls=step.calls), component)
     if step.target in (LAYER, OWNER):
         name = component.class_name if step.target == LAYER else component.owner_class
         return name, module_of_file(component.location.file) if component.location else None

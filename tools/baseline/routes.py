@@ -21,6 +21,9 @@ LAYER = "<layer>"
 """Step target: the component's own SGLang class (or factory), as the model file imports it."""
 OWNER = "<owner>"
 """Step target: the model class whose `__init__` builds the component."""
+BUILT = "<built>"
+"""Step target: the class a factory component builds (`get_rope` -> a RotaryEmbedding
+class), as the factory's module sees it; the component's own class when it is no factory."""
 
 
 @dataclass(frozen=True)
@@ -169,8 +172,9 @@ ROUTES: dict[str, Route] = {
             Step("layer forward", LAYER, methods=("forward",), calls=(r"self\._embed_local_shard",)),
             Step("local vocabulary shard lookup", LAYER, methods=("_embed_local_shard",), calls=(r".*quant_method\.embedding", r"F\.embedding")),
         )),
-        Route("rope", "rotary position embedding", "the RotaryEmbedding class get_rope picks for rope_scaling", (
+        Route("rope", "rotary position embedding (q and k rotated in place)", "the RotaryEmbedding class get_rope picks for rope_scaling", (
             Step("factory choosing the rotary embedding class", LAYER),
+            Step("the class built: CUDA forward, the cos/sin-cache kernel", BUILT, methods=("forward_cuda",), calls=("apply_rope_with_cos_sin_cache_inplace",)),
         )),
         Route("activation", "gated activation (SiLU/GELU and mul)", "sgl-kernel activation", (
             Step("layer CUDA forward", LAYER, methods=_CUDA_FORWARD, calls=("silu_and_mul", "gelu_and_mul", "gelu_tanh_and_mul")),

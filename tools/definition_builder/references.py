@@ -79,3 +79,44 @@ def dsa_topk_indexer(q_index_fp8, k_index_cache_fp8, weights, seq_lens, block_ta
 
 # The indexer's top-k is a constant of the definition; the builder substitutes it.
 TOPK = 2048
+
+
+@torch.no_grad()
+def rope_with_cos_sin_cache(q, k, cos_sin_cache, positions):
+    """Rotary position embedding with a precomputed cache, applied to q and k.
+
+    Row p of `cos_sin_cache` holds cos(p * f_i) in its first ROTARY_DIM / 2 columns and
+    sin(p * f_i) in the rest. Each head rotates its first ROTARY_DIM channels by the row
+    of its token's position; the other HEAD_SIZE - ROTARY_DIM channels pass unchanged.
+    NeoX style pairs channel i with channel i + ROTARY_DIM / 2; GPT-J style pairs channel
+    2i with 2i + 1. Pair i turns by angle p * f_i. Math in float32, outputs in the inputs'
+    dtype. (FlashInfer's API rotates q and k in place; here they are returned.)
+    """
+    assert q.shape[-1] == HEAD_SIZE and k.shape[-1] == HEAD_SIZE
+    assert cos_sin_cache.shape[-1] == ROTARY_DIM
+    half = ROTARY_DIM // 2
+    rows = cos_sin_cache[positions.to(torch.long)].to(torch.float32)  # [num_tokens, rotary_dim]
+    cos = rows[:, :half].unsqueeze(1)  # [num_tokens, 1, half]: the same angles for every head
+    sin = rows[:, half:].unsqueeze(1)
+    rotated = []
+    for x in (q, k):
+        x32 = x.to(torch.float32)
+        turning, passing = x32[..., :ROTARY_DIM], x32[..., ROTARY_DIM:]
+        if NEOX_STYLE:
+            first, second = turning[..., :half], turning[..., half:]
+        else:
+            first, second = turning[..., 0::2], turning[..., 1::2]
+        new_first = first * cos - second * sin
+        new_second = second * cos + first * sin
+        if NEOX_STYLE:
+            turned = torch.cat([new_first, new_second], dim=-1)
+        else:
+            turned = torch.stack([new_first, new_second], dim=-1).flatten(-2)  # back to 2i, 2i + 1
+        rotated.append(torch.cat([turned, passing], dim=-1).to(x.dtype))
+    return rotated[0], rotated[1]
+
+
+# The rope definition's constants; the builder substitutes them.
+HEAD_SIZE = 128
+ROTARY_DIM = 128
+NEOX_STYLE = True

@@ -26,8 +26,9 @@ _KIND_OP_TYPES = {
     "attention": ("gqa_ragged", "gqa_paged", "mla_paged", "mla_ragged"),
     "moe": ("moe",),
     "linear": ("gemm",),
+    "rope": ("rope",),
 }
-_CLASS_WORDS = {"attention": "attention", "norm": "norm", "moe": "moe", "expert": "moe", "linear": "linear"}
+_CLASS_WORDS = {"attention": "attention", "norm": "norm", "moe": "moe", "expert": "moe", "linear": "linear", "rotary": "rope"}
 
 
 class DraftTarget(BaseModel):

@@ -7,7 +7,9 @@ flashinfer-trace dataset defines for it, following the dataset's conventions:
 - GEMM shapes are the layer's full (unsplit) N x K, as in the dataset's model sets;
 - residual-stream RMSNorms (decoder-layer and final norms) run both as plain RMSNorm
   (the first layer's input norm) and fused with the residual add;
-- sampling kernels take the vocabulary size of the logits head.
+- sampling kernels take the vocabulary size of the logits head;
+- RoPE runs as its own kernel where SGLang's rotary class calls the cos/sin-cache kernel
+  (`rope.py`), named by head size, rotary dim and rotation style only.
 
 Components that need no definition are listed as skipped with the reason; components
 no rule covers are listed as pending, for the LLM stage. Nothing is invented.
@@ -115,9 +117,9 @@ class Planner:
         return [c for c in self.inventory.components if c is not component and c.path.rsplit(".", 1)[0] == parent]
 
 
-from tools.kernel_planner import dense, linear_attention, mla, moe  # noqa: E402  (rules need Planner)
+from tools.kernel_planner import dense, linear_attention, mla, moe, rope  # noqa: E402  (rules need Planner)
 
-RULES: dict[str, Rule] = {**dense.RULES, **mla.RULES, **moe.RULES, **linear_attention.RULES}
+RULES: dict[str, Rule] = {**dense.RULES, **mla.RULES, **moe.RULES, **linear_attention.RULES, **rope.RULES}
 
 
 def plan_kernels(inventory: Inventory, options: PlanOptions | None = None) -> KernelPlan:

@@ -149,7 +149,6 @@ RULES = {
     "logits": _logits,
     "lm_head": _skip("the logits projection is not part of the dataset's model kernel sets"),
     "embedding": _skip("an embedding lookup is a gather, with no FlashInfer kernel"),
-    "rope": _skip("RoPE is applied inside SGLang's attention pre-processing; the dataset's model sets list no standalone RoPE here"),
     "activation": _skip("SiLU-and-mul between the gate_up and down GEMMs is elementwise; not a dataset kernel"),
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tools.kernel_planner.rope import plan_indexer_rope
 from tools.model_parser.inventory import Component
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def _indexer(planner: Planner, component: Component) -> None:
         return
     axes = {"num_index_heads": heads, "index_head_dim": dim, "topk": topk, "page_size": DSA_INDEXER_PAGE_SIZE}
     planner.emit(component, "dsa_topk_indexer", axes)
+    plan_indexer_rope(planner, component)
 
 
 RULES = {"attention.dsa_indexer": _indexer}

@@ -146,6 +146,8 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
                 derived = self._config_derived_field(config, schema, init, params, name)
                 if derived is not None:
                     return derived
+        if name == "rope_parameters":
+            return _rope_parameters(config)
         if name in CONFIG_DEFAULTS:
             return CONFIG_DEFAULTS[name]
         return Unknown(f"{config.path}.{name} (not in config)")
@@ -326,6 +328,9 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
         conditions = tuple(frame.conditions)
         if cls.name in layer_catalog.LEAF_CLASSES:
             return self._make_leaf(cls.name, layer_catalog.LEAF_CLASSES[cls.name], cls, args, kwargs, frame, location)
+        rotary = layer_catalog.rotary_leaf(cls.name, cls.module)
+        if rotary is not None:
+            return self._make_leaf(cls.name, rotary, cls, args, kwargs, frame, location)
         in_models = cls.module.startswith("sglang.srt.models")
         if cls.name in layer_catalog.SILENT_CLASSES:
             return Unknown(f"{cls.name} (no kernel)")
@@ -484,9 +489,11 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
         if name in TRUE_PREDICATES:
             return True
         if name in layer_catalog.LEAF_FACTORIES and fn.owner is None:
-            return self._make_leaf(
-                name, layer_catalog.LEAF_FACTORIES[name], fn, args, kwargs, frame, frame.module.location(node)
-            )
+            spec = layer_catalog.LEAF_FACTORIES[name]
+            leaf = self._make_leaf(name, spec, fn, args, kwargs, frame, frame.module.location(node))
+            if spec.builds_class:
+                leaf.built = _built_modules(self._call_function(fn, args, kwargs, frame, node))
+            return leaf
         if name in layer_catalog.LAYER_LIST_FACTORIES and fn.owner is None:
             return self._layer_list_factory(fn, args, kwargs, frame, node)
         if name in ("get_bool_env_var", "get_int_env_var", "get_float_env_var"):
@@ -674,3 +681,29 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
 
 def _is_self_attr(target: cst.BaseExpression, name: str) -> bool:
     return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self" and target.attr.value == name
+
+
+def _built_modules(result: Any) -> tuple[Leaf, ...]:
+    """The module leaves a factory returned, through factories that delegate to another
+    (`get_rope_wrapper` returns what `get_rope` builds)."""
+    found: list[Leaf] = []
+    for option in result.options if isinstance(result, Choice) else (result,):
+        if isinstance(option, Leaf):
+            factory = layer_catalog.LEAF_FACTORIES.get(option.class_name)
+            found.extend(option.built if factory is not None and factory.builds_class else (option,))
+    return tuple(found)
+
+
+def _rope_parameters(config: ConfigObject) -> dict[str, Any]:
+    """`config.rope_parameters` for a config.json written before transformers 5, which
+    SGLang 0.5.23 runs under (it pins transformers 5.19): transformers 5 folds the older
+    `rope_scaling` (its `type` renamed `rope_type`; `default` when there is none) and
+    `rope_theta` into this one dict, which model code such as Llama 4's reads."""
+    scaling = config.data.get("rope_scaling")
+    parameters = dict(scaling) if isinstance(scaling, dict) else {}
+    if "rope_type" not in parameters:
+        parameters["rope_type"] = parameters.pop("type", "default")
+    parameters.pop("type", None)
+    if "rope_theta" in config.data:
+        parameters["rope_theta"] = config.data["rope_theta"]
+    return parameters

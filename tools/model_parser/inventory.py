@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tools.model_parser.call_sites import CallSiteReader
 from tools.model_parser.interpreter import ModelInterpreter
 from tools.model_parser.runtime import ParallelProfile
 from tools.model_parser.source_index import SourceIndex
@@ -57,6 +58,19 @@ class ParamValue(BaseModel):
     """Alternative values when the argument depends on a runtime switch."""
 
 
+class BuiltModule(BaseModel):
+    """The module a factory leaf returns for its arguments: `get_rope` builds one of the
+    RotaryEmbedding classes, and that class (not the factory) decides the kernel."""
+
+    class_name: str
+    """The class built, e.g. `Llama3RotaryEmbedding`."""
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    """Its constructor arguments, as the factory passes them (`rotary_dim` already scaled
+    by a partial rotary factor)."""
+    location: SourceSpan | None = None
+    """Where the factory constructs it."""
+
+
 class Component(BaseModel):
     """One SGLang layer the model builds (a kernel boundary)."""
 
@@ -81,6 +95,12 @@ class Component(BaseModel):
     quantized: bool = False
     """True when the layer receives the checkpoint's quantization config (its weights are
     stored quantized, e.g. DeepSeek V3's fp8 block-scaled linears)."""
+    builds: list[BuiltModule] = Field(default_factory=list)
+    """For a factory (`get_rope`): the class it builds for these arguments; several when a
+    runtime switch the parser could not resolve decides."""
+    call_keywords: list[str] = Field(default_factory=list)
+    """Keyword arguments the owner class's methods pass when they call this module as
+    `self.<name>(...)`, read from the source (e.g. `fused_set_kv_buffer_arg`)."""
 
     def value(self, name: str, default: Any = None) -> Any:
         param = self.params.get(name)
@@ -135,7 +155,7 @@ def parse_model(
 
         raise SourceParseError(f"{class_name} is not defined in {module} (SGLang {index.source.version}).")
     root = interpreter.build(entry)
-    walker = _Walker()
+    walker = _Walker(CallSiteReader(index))
     walker.visit(root, "", parent=None, role="model", layer=None, owner=entry)
     parsed = index.module(module)
     return Inventory(
@@ -154,7 +174,8 @@ def parse_model(
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, call_sites: CallSiteReader) -> None:
+        self.call_sites = call_sites
         self.components: dict[tuple, Component] = {}
         self.unknown: dict[tuple, UnknownComponent] = {}
         self.num_layers = 0
@@ -230,6 +251,7 @@ class _Walker:
             return
         params = {name: _param(value) for name, value in leaf.params.items() if _keep_param(name, value)}
         quant = leaf.params.get("quant_config")
+        attribute = path.rsplit(".", 1)[-1]
         self._add(Component(
             path=path,
             kind=leaf.kind,
@@ -240,7 +262,14 @@ class _Walker:
             location=span,
             conditions=list(leaf.conditions),
             quantized=quant is not None and not (isinstance(quant, Choice) and None in quant.options),
+            builds=_built(leaf),
+            call_keywords=self._call_keywords(owner, attribute),
         ), layer)
+
+    def _call_keywords(self, owner: ClassValue | None, attribute: str) -> list[str]:
+        if owner is None or not attribute.isidentifier():
+            return []
+        return self.call_sites.keywords_passed(owner, attribute)
 
     def _parameter_linear(self, inst: Instance, tensor: TensorValue, path: str, *, layer: int | None) -> None:
         out_features, in_features = tensor.shape
@@ -268,6 +297,16 @@ class _Walker:
             self.components[key] = existing = component
         if layer is not None and layer not in existing.layers:
             existing.layers.append(layer)
+
+
+def _built(leaf: Leaf) -> list[BuiltModule]:
+    found: list[BuiltModule] = []
+    for module in leaf.built:
+        params = {name: _param(value) for name, value in module.params.items() if _keep_param(name, value)}
+        entry = BuiltModule(class_name=module.class_name, params=params, location=_span(module.location))
+        if entry not in found:
+            found.append(entry)
+    return found
 
 
 def _holds_stack(inst: Instance) -> bool:

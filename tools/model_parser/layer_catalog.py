@@ -16,6 +16,10 @@ from dataclasses import dataclass
 class LeafSpec:
     kind: str
     fallback_params: tuple[str, ...]
+    builds_class: bool = False
+    """For a factory: its body picks the class it returns from its arguments (`get_rope`
+    picks a RotaryEmbedding subclass by `rope_scaling`), so the interpreter also runs the
+    body and records the class built, with that class's own constructor arguments."""
 
 
 LEAF_CLASSES: dict[str, LeafSpec] = {
@@ -54,14 +58,27 @@ LEAF_CLASSES: dict[str, LeafSpec] = {
 }
 
 # Functions that build a leaf rather than a class (`get_rope(...)` returns a rotary module).
+# The leaf keeps the model's call and its arguments; the class the factory builds is
+# recorded beside it (`builds_class`), since that class decides the kernel.
+_ROPE_PARAMS = ("head_size", "rotary_dim", "max_position", "base", "is_neox_style", "rope_scaling", "dtype")
 LEAF_FACTORIES: dict[str, LeafSpec] = {
-    "get_rope": LeafSpec(
-        "rope", ("head_size", "rotary_dim", "max_position", "base", "is_neox_style", "rope_scaling", "dtype")
-    ),
-    "get_rope_wrapper": LeafSpec(
-        "rope", ("head_size", "rotary_dim", "max_position", "base", "is_neox_style", "rope_scaling", "dtype")
-    ),
+    "get_rope": LeafSpec("rope", _ROPE_PARAMS, builds_class=True),
+    "get_rope_wrapper": LeafSpec("rope", _ROPE_PARAMS, builds_class=True),
 }
+
+# Rotary embeddings: every `...RotaryEmbedding` class of SGLang's rotary_embedding package
+# is a `rope` leaf named by its class, since the class decides how RoPE runs. Matched by
+# package as well as name: model files define look-alikes (an audio tower's own
+# `RotaryEmbedding`).
+ROTARY_PACKAGE = "sglang.srt.layers.rotary_embedding"
+ROTARY_LEAF = LeafSpec("rope", ("head_size", "rotary_dim", "max_position_embeddings", "base", "is_neox_style", "dtype"))
+
+
+def rotary_leaf(class_name: str, module: str) -> LeafSpec | None:
+    """The leaf spec of a rotary-embedding class from SGLang's layer library, else None."""
+    in_package = module == ROTARY_PACKAGE or module.startswith(ROTARY_PACKAGE + ".")
+    return ROTARY_LEAF if in_package and class_name.endswith("RotaryEmbedding") else None
+
 
 # Builders of decoder-layer stacks: the interpreter calls the layer function per index.
 LAYER_LIST_FACTORIES = frozenset({"make_layers", "make_pp_layers"})

@@ -374,6 +374,10 @@ class Leaf:
     location: Location | None
     conditions: tuple[str, ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)
+    built: tuple[Leaf, ...] = ()
+    """For a factory leaf: the module(s) its body builds for these arguments, each a leaf
+    of the class built with that class's constructor arguments (several when an unresolved
+    switch decides)."""
 
     def __repr__(self) -> str:
         return f"<leaf {self.kind} {self.class_name}>"

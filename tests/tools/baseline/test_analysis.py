@@ -8,7 +8,7 @@ import pytest
 from agent import exit_codes
 from agent.cli import main
 from tests.tools.baseline.conftest import ACCEPTANCE_MODELS, source_lines
-from tests.tools.test_kernel_planner import LLAMA_3_1_8B_OFFICIAL
+from tests.tools.test_kernel_planner import LLAMA_3_1_8B_OFFICIAL, LLAMA_3_1_8B_ROPE
 from tools.baseline.analysis import IMPLEMENTATION_FILE, KERNEL_CALLS_FILE, SNIPPETS_DIR, write_baseline
 from tools.baseline.schema import KernelCallsDocument, SglangImplementation
 from tools.model_parser.inventory import SourceSpan
@@ -123,9 +123,10 @@ def test_definition_names_are_exactly_what_extract_writes(slug, baseline, extrac
     assert named == extract_names(slug, tmp_path, capsys)
 
 
-def test_llama_names_are_the_official_definition_set(baseline):
+def test_llama_names_are_the_official_definition_set_and_its_rope(baseline):
     _, analysis = baseline("llama-3.1-8b")
-    assert {c.flashinfer_equivalent for c in analysis.kernel_calls.kernel_calls if c.flashinfer_equivalent} == LLAMA_3_1_8B_OFFICIAL
+    names = {c.flashinfer_equivalent for c in analysis.kernel_calls.kernel_calls if c.flashinfer_equivalent}
+    assert names == LLAMA_3_1_8B_OFFICIAL | {LLAMA_3_1_8B_ROPE}
 
 
 @pytest.mark.parametrize("slug", ACCEPTANCE_MODELS)

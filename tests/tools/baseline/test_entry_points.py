@@ -48,6 +48,18 @@ def test_norm_kernels_resolve_to_the_library_that_provides_them(source_index, ll
     assert plain.call.location != fused.call.location
 
 
+def test_rope_follows_get_rope_to_the_class_it_builds(source_index, llama, sglang_source):
+    rope = component(llama, "model.layers.*.self_attn.rotary_emb")
+    route = locator_for(source_index).route(ROUTES["rope"], rope)
+    factory, forward = route.entry_points
+    assert factory.symbol == "get_rope" and factory.module == "sglang.srt.layers.rotary_embedding.factory"
+    # get_rope builds Llama3RotaryEmbedding for Llama 3.1; its CUDA forward is RotaryEmbedding's.
+    assert forward.symbol == "Llama3RotaryEmbedding.forward_cuda" and forward.defined_in == "RotaryEmbedding.forward_cuda"
+    assert forward.call.callee == "apply_rope_with_cos_sin_cache_inplace"
+    assert "apply_rope_with_cos_sin_cache_inplace(" in "\n".join(source_lines(sglang_source, forward.call.location))
+    assert route.complete
+
+
 def test_attention_decode_reaches_the_flashinfer_decode_wrapper(source_index, llama):
     attn = component(llama, "model.layers.*.self_attn.attn")
     route = locator_for(source_index).route(ROUTES["attention.decode"], attn)

@@ -24,6 +24,8 @@ def test_likely_op_types_follow_family_kind_and_class_name():
     assert likely_op_types("norm.gemma_rmsnorm", "Gemma3RMSNorm") == ["rmsnorm", "fused_add_rmsnorm"]
     assert likely_op_types("unknown", "VisionAttention")[0] == "gqa_ragged"
     assert likely_op_types("unknown", "Conv2d") == []
+    # A rope left pending (M-RoPE, a rope fused with the KV-cache write) is shown a rope example.
+    assert likely_op_types("rope", "get_rope") == likely_op_types("unknown", "MRotaryEmbedding") == ["rope"]
 
 
 def definition(name, op_type, tags, reference="def run(x):\n    return x\n"):

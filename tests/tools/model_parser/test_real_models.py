@@ -109,3 +109,40 @@ def test_a_profile_the_model_cannot_run_is_reported(parse):
     inventory = parse("llama-3.1-8b", tp=3)
     assert inventory.failures
     assert "llama.py" in inventory.failures[0] and "tp_size" in inventory.failures[0]
+
+
+def test_get_rope_keeps_the_models_call_and_records_the_class_it_builds(parse, sglang_source):
+    inventory = parse("llama-3.1-8b")
+    [rope] = by_path(inventory)["model.layers.*.self_attn.rotary_emb"]
+    # The component is the model's own get_rope call, with its arguments...
+    assert rope.kind == "rope" and rope.class_name == "get_rope" and rope.location.file == "sglang/srt/models/llama.py"
+    assert rope.value("rope_scaling")["rope_type"] == "llama3"
+    # ...and get_rope's body, run for those arguments, builds Llama3RotaryEmbedding there.
+    [built] = rope.builds
+    assert built.class_name == "Llama3RotaryEmbedding" and built.location.file == "sglang/srt/layers/rotary_embedding/factory.py"
+    lines = (sglang_source.root / built.location.file).read_text().splitlines()
+    assert "Llama3RotaryEmbedding(" in "\n".join(lines[built.location.start_line - 1 : built.location.end_line])
+    assert (built.params["head_size"].value, built.params["rotary_dim"].value, built.params["is_neox_style"].value) == (128, 128, True)
+    assert built.params["scaling_factor"].value == config_of("llama-3.1-8b")["rope_scaling"]["factor"]
+
+
+def test_get_rope_wrapper_records_what_get_rope_builds(parse):
+    [rope] = by_path(parse("deepseek-v3", tp=8, ep=8))["model.layers.*.self_attn.rotary_emb"]
+    assert rope.class_name == "get_rope_wrapper" and [b.class_name for b in rope.builds] == ["DeepseekScalingRotaryEmbedding"]
+
+
+def test_call_keywords_are_read_from_the_owners_methods(parse):
+    [moe_rope] = by_path(parse("qwen3-30b-a3b"))["model.layers.*.self_attn.rotary_emb"]
+    assert moe_rope.owner_class == "Qwen3MoeAttention" and moe_rope.call_keywords == ["fused_set_kv_buffer_arg"]
+    [dense_rope] = by_path(parse("qwen3-8b"))["model.layers.*.self_attn.rotary_emb"]
+    assert dense_rope.call_keywords == []
+
+
+def test_rope_parameters_of_a_pre_transformers_5_config(parse):
+    # Llama 4 reads config.rope_parameters, which transformers 5 builds from rope_scaling and
+    # rope_theta; the shipped config.json (like most) has only the older fields.
+    text = config_of("llama-4-scout-17b-16e")["text_config"]
+    assert "rope_parameters" not in text
+    [rope] = by_path(parse("llama-4-scout-17b-16e", tp=8))["language_model.model.layers.*.self_attn.rotary_emb"]
+    assert rope.value("base") == int(text["rope_theta"])
+    assert rope.value("rope_scaling") == {**text["rope_scaling"], "rope_theta": text["rope_theta"]}

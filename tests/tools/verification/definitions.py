@@ -9,8 +9,13 @@ CONTEXT = BuildContext(model_slug="test-model", sglang_version="test")
 SMALL_GQA = {"num_qo_heads": 4, "num_kv_heads": 2, "head_dim": 16}
 
 
-def build(family: str, **axes: int) -> dict:
-    return build_definition(KernelSpec(family=family, axes=axes), CONTEXT)
+def build(family: str, options: dict | None = None, **axes: int) -> dict:
+    return build_definition(KernelSpec(family=family, axes=axes, options=options or {}), CONTEXT)
+
+
+def rope(head_size: int = 64, rotary_dim: int = 32, *, is_neox: bool = True) -> dict:
+    """A rope definition (partial rotary by default: both rotated and passed channels)."""
+    return build("rope_with_cos_sin_cache", {"is_neox": is_neox}, head_size=head_size, rotary_dim=rotary_dim)
 
 
 def mla(stage: str, *, heads: int = 16, page_size: int = 1) -> dict:

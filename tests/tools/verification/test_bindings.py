@@ -36,7 +36,10 @@ AXES = {
     "mla_paged_decode": {**MLA, "page_size": 64},
     "mla_paged_prefill": {**MLA, "page_size": 1},
     "mla_ragged_prefill": {"num_qo_heads": 16, "qk_dim": 192, "vo_dim": 128},
+    "rope_with_cos_sin_cache": {"head_size": 64, "rotary_dim": 32},
 }
+# Families whose definitions differ by an option as well as their axes.
+OPTIONS = {"rope_with_cos_sin_cache": [{"is_neox": True}, {"is_neox": False}]}
 # Builder families with no FlashInfer binding yet: verification reports them as unverifiable.
 # GDN and KDA: FlashInfer's kernels for them are CuTe DSL (cutlass-dsl, not installed on
 # the H100 used for GPU checks), and SGLang runs its FlashInfer KDA path on SM100+ only.
@@ -49,7 +52,8 @@ ENVIRONMENT = Environment(device="gpu", gpu_name="NVIDIA H100 80GB HBM3", torch=
 
 def all_definitions():
     for family, axes in AXES.items():
-        yield pytest.param(build(family, **axes), id=family)
+        for options in OPTIONS.get(family, [{}]):
+            yield pytest.param(build(family, options, **axes), id="-".join([family, *map(str, options.values())]))
 
 
 def test_every_builder_family_is_bound_or_listed_as_not_yet():

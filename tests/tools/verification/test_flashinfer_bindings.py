@@ -8,7 +8,7 @@ through one sandboxed worker, which builds each binding once.
 
 import pytest
 
-from tests.tools.verification.definitions import build
+from tests.tools.verification.definitions import build, rope
 from tools.verification.verify import verify_against_flashinfer
 
 pytestmark = pytest.mark.gpu
@@ -35,11 +35,20 @@ FAMILIES = {
     "top_p": ("top_p_sampling_from_probs", {"vocab_size": 1024}, ("to_remove[1:] = to_remove[:-1].clone()", "pass")),
     "top_k_top_p": ("top_k_top_p_sampling_from_probs", {"vocab_size": 1024}, ("if p < 1.0:", "if False:")),
 }
+# rope: (head_size, rotary_dim, is_neox), mistake. MiniMax M2's partial NeoX rope, DeepSeek's
+# GPT-J rope over its 64 rope channels, and a full NeoX rope; the mistakes turn the wrong
+# way, pair the wrong channels, and read sin for cos.
+ROPES = {
+    "rope_neox_d128_rd64": ((128, 64, True), ("new_first = first * cos - second * sin", "new_first = first * cos + second * sin")),
+    "rope_gptj_d64_rd64": ((64, 64, False), ("turning[..., 0::2], turning[..., 1::2]", "turning[..., :half], turning[..., half:]")),
+    "rope_neox_d128_rd128": ((128, 128, True), ("rows[:, :half].unsqueeze(1)", "rows[:, half:].unsqueeze(1)")),
+}
 
 
 def definitions():
-    for key, (family, axes, (old, new)) in FAMILIES.items():
-        right = build(family, **axes)
+    built = {key: (build(family, **axes), mistake) for key, (family, axes, mistake) in FAMILIES.items()}
+    built |= {key: (rope(h, r, is_neox=neox), mistake) for key, ((h, r, neox), mistake) in ROPES.items()}
+    for key, (right, (old, new)) in built.items():
         assert old in right["reference"], f"{key}: the template reference no longer contains {old!r}"
         wrong = dict(right, name=f"{right['name']}_wrong", reference=right["reference"].replace(old, new))
         yield key, right, wrong
@@ -52,7 +61,7 @@ def verdicts():
     return {key: (reports[right["name"]], reports[wrong["name"]]) for key, (right, wrong) in pairs.items()}
 
 
-@pytest.mark.parametrize("key", list(FAMILIES))
+@pytest.mark.parametrize("key", [*FAMILIES, *ROPES])
 def test_the_template_reference_agrees_with_flashinfer(verdicts, key):
     report, _ = verdicts[key]
     failures = [f"{c.label}: {c.error or [o.message for o in c.outputs if not o.passed]}" for c in report.cases if not c.passed]
@@ -60,7 +69,7 @@ def test_the_template_reference_agrees_with_flashinfer(verdicts, key):
     assert report.cases and report.prepare_seconds is not None
 
 
-@pytest.mark.parametrize("key", list(FAMILIES))
+@pytest.mark.parametrize("key", [*FAMILIES, *ROPES])
 def test_a_reference_with_a_mistake_is_caught(verdicts, key):
     _, report = verdicts[key]
     assert not report.passed

@@ -4,7 +4,7 @@ dtypes and constraints, and the layout invariants the kernels rely on."""
 import pytest
 import torch
 
-from tests.tools.verification.definitions import CONTEXT, SMALL_GQA, build, mla
+from tests.tools.verification.definitions import CONTEXT, SMALL_GQA, build, mla, rope
 from tools.definition_builder.builder import build_definition
 from tools.kernel_spec import KernelSpec
 from tools.verification.families import family_for
@@ -29,6 +29,8 @@ DEFINITIONS = {
     "mla_ragged": lambda: build("mla_ragged_prefill", num_qo_heads=4, qk_dim=24, vo_dim=16),
     "gemma_rmsnorm": lambda: build("gemma_rmsnorm", hidden_size=64),
     "layernorm": lambda: build("layernorm", hidden_size=64),
+    "rope_neox": lambda: rope(64, 32),
+    "rope_gptj": lambda: rope(64, 64, is_neox=False),
     "dsa_sparse": lambda: build("dsa_sparse_attention", num_qo_heads=4, head_dim_ckv=32, head_dim_kpe=16, topk=6, page_size=4),
     "dsa_indexer": lambda: build("dsa_topk_indexer", num_index_heads=4, index_head_dim=16, topk=5, page_size=4),
     "moe": lambda: build_definition(
@@ -191,3 +193,20 @@ def test_each_definition_has_exactly_one_family():
     assert names["mla_ragged"] == "mla_ragged_prefill" and names["moe"] == "moe" and names["gdn_mtp"] == "gdn_mtp"
     assert names["dsa_indexer"] == "dsa_topk_indexer" and names["mla_prefill_ps1"] == "mla_paged_prefill"
     assert names["kda_prefill"] == "kda_prefill" and names["kda_decode"] == "kda_decode"
+    assert names["rope_neox"] == names["rope_gptj"] == "rope"
+
+
+def test_rope_inputs_index_a_real_cos_sin_cache_with_varied_head_layouts():
+    definition = DEFINITIONS["rope_neox"]()
+    cases = default_cases(definition, "verify")
+    layouts = {(c.extra.get("num_qo_heads", 8), c.extra.get("num_kv_heads", 2)) for c in cases}
+    assert {(8, 2), (16, 1), (4, 4)} <= layouts, "GQA, MLA's single rope key head, MHA"
+    assert {1, MAX_TOKENS} <= {c.batch_size for c in cases}
+    for case in cases[:3]:
+        values = generated(definition, case)
+        cache, positions = values["cos_sin_cache"], values["positions"]
+        half = cache.shape[1] // 2
+        # Each row is (cos, sin) of the same angles: cos^2 + sin^2 = 1, and position 0 turns nothing.
+        torch.testing.assert_close(cache[:, :half] ** 2 + cache[:, half:] ** 2, torch.ones(cache.shape[0], half))
+        assert torch.equal(cache[0], torch.cat([torch.ones(half), torch.zeros(half)]))
+        assert positions.dtype == torch.int64 and 0 <= positions.min() and positions.max() == cache.shape[0] - 1

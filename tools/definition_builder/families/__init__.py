@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.definition_builder.families import basic, gdn, kda, mla_dsa, moe
+from tools.definition_builder.families import basic, gdn, kda, mla_dsa, moe, rope
 from tools.definition_builder.families.common import Family
 from tools.errors import DefinitionError
 from tools.kernel_spec import KernelSpec
 
-FAMILIES: dict[str, Family] = {f.name: f for module in (basic, mla_dsa, moe, gdn, kda) for f in module.FAMILIES}
+FAMILIES: dict[str, Family] = {f.name: f for module in (basic, mla_dsa, moe, gdn, kda, rope) for f in module.FAMILIES}
 
 
 def trace_family(spec: KernelSpec) -> dict[str, Any]:
