@@ -108,10 +108,12 @@ def _extracted(task: KernelTask) -> ExtractedDefinition:
 def _check_outcome(task: KernelTask) -> CheckOutcome | None:
     if not task.checks:
         return None
-    if task.checks[-1].passed:
+    last = task.checks[-1]
+    if last.passed:
         return "passed"
-    # The verify node marks definitions too large for a CPU check as unchecked, not failed.
-    return "skipped" if task.status == "unchecked" else "failed"
+    # A definition too large for a CPU check is left for the GPU: the check says so in its
+    # details. The task's status cannot tell: committing it replaces "unchecked".
+    return "skipped" if last.details.get("skipped") else "failed"
 
 
 def _llm_tokens(task: KernelTask) -> int | None:
