@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from agent import exit_codes
-from agent.commands.options import int_list
+from agent.commands.options import add_model_arguments, add_sglang_source_arguments
 from agent.progress import Progress
 from tools.baseline.analysis import IMPLEMENTATION_FILE, KERNEL_CALLS_FILE, SNIPPETS_DIR, analyse_baseline, profile_inventories, write_baseline
 from tools.baseline.schema import KernelCall
@@ -33,17 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model-name", required=True, metavar="NAME", help="model name, alias or HF repo id (e.g. llama, kimi); see `agent models`")
-    parser.add_argument("--config", metavar="PATH", help="the model's HF config.json (required for models not in the catalog)")
-    parser.add_argument("--tp", type=int_list, metavar="N[,N]", help="tensor-parallel size(s); default: the model's serving profile")
-    parser.add_argument("--ep", type=int_list, metavar="N[,N]", help="expert-parallel size(s) for MoE models")
-    parser.add_argument("--page-sizes", type=int_list, metavar="N[,N]", help="KV-cache page sizes (default: the profile's)")
+    add_model_arguments(parser)
     parser.add_argument("--output-dir", default="model_analysis", metavar="DIR", help="where to write DIR/<model>/ (default: ./model_analysis)")
-    source = parser.add_argument_group("SGLang sources")
-    source.add_argument("--sglang-path", metavar="DIR", help="a SGLang checkout or unpacked wheel (default: installed sglang, else download)")
-    source.add_argument("--sglang-version", metavar="V", help="SGLang release to download (default: the tested one)")
-    source.add_argument("--offline", action="store_true", help="never download SGLang; use the cache or --sglang-path")
-    parser.add_argument("--cache-dir", metavar="DIR", help="where downloaded SGLang sources are kept")
+    add_sglang_source_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
 

@@ -9,6 +9,7 @@ from typing import get_args
 
 from agent import exit_codes
 from agent.commands.llm_options import add_llm_arguments, llm_client
+from agent.commands.options import add_sglang_source_arguments
 from agent.state import ExtractRequest
 from evals.truth import FAMILIES, GroundTruth
 
@@ -40,11 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="evals", metavar="DIR", help="where history.jsonl, report.md and history.png go (default: ./evals)")
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to the history or rewrite the report")
     parser.add_argument("--json", action="store_true", help="print the run as JSON instead of a table")
-    source = parser.add_argument_group("SGLang sources")
-    source.add_argument("--sglang-path", metavar="DIR", help="a SGLang checkout or unpacked wheel")
-    source.add_argument("--sglang-version", metavar="V", help="SGLang release to download")
-    source.add_argument("--offline", action="store_true", help="never download SGLang; use the cache or --sglang-path")
-    parser.add_argument("--cache-dir", metavar="DIR", help="where downloaded SGLang sources are kept")
+    add_sglang_source_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     add_llm_arguments(parser)
     parser.set_defaults(run=run)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from agent.commands.llm_options import add_llm_arguments, llm_client
-from agent.commands.options import int_list, positive_float, stage_list
+from agent.commands.options import add_model_arguments, add_sglang_source_arguments, positive_float, stage_list
 from agent.context import AgentContext
 from agent.progress import Progress
 from agent.report import build_report, render_table
@@ -39,11 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model-name", required=True, metavar="NAME", help="model name, alias or HF repo id (e.g. llama, kimi, Qwen/Qwen3-8B); see `agent models`")
-    parser.add_argument("--config", metavar="PATH", help="the model's HF config.json (required for models not in the catalog)")
-    parser.add_argument("--tp", type=int_list, metavar="N[,N]", help="tensor-parallel size(s); default: the model's serving profile")
-    parser.add_argument("--ep", type=int_list, metavar="N[,N]", help="expert-parallel size(s) for MoE models")
-    parser.add_argument("--page-sizes", type=int_list, metavar="N[,N]", help="KV-cache page sizes (default 1,64)")
+    add_model_arguments(parser)
     parser.add_argument("--execution-modes", type=stage_list, default=["prefill", "decode"], metavar="MODES", help="prefill,decode (default both)")
     parser.add_argument("--include-quantized", action="store_true", help="also emit quantized kernel variants")
     parser.add_argument("--no-deduplicate", action="store_true", help="leave identical existing definitions untouched (do not add this model's tags)")
@@ -53,11 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--verify", choices=["auto", "cpu", "none"], default="auto", help="check references before committing (default: on the CPU)")
     parser.add_argument("--verify-timeout", type=positive_float, default=120.0, metavar="S", help="seconds one reference check may run before it counts as hanging (default 120)")
-    source = parser.add_argument_group("SGLang sources")
-    source.add_argument("--sglang-path", metavar="DIR", help="a SGLang checkout or unpacked wheel (default: installed sglang, else download)")
-    source.add_argument("--sglang-version", metavar="V", help="SGLang release to download (default: the tested one; `latest` for the newest)")
-    source.add_argument("--offline", action="store_true", help="never download SGLang; use the cache or --sglang-path")
-    parser.add_argument("--cache-dir", metavar="DIR", help="where downloaded SGLang sources are kept")
+    add_sglang_source_arguments(parser)
     parser.add_argument("--resume", action="store_true", help="continue this command's interrupted run from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     add_llm_arguments(parser)
