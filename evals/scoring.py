@@ -69,6 +69,11 @@ class ExtraName(_Model):
     components: list[str] = Field(default_factory=list)
 
 
+def _rate(part: int, whole: int) -> float | None:
+    """part / whole, or None when there is nothing to rate (not 0%: nothing was measured)."""
+    return part / whole if whole else None
+
+
 class NameScore(_Model):
     expected: int
     hits: int
@@ -81,12 +86,12 @@ class NameScore(_Model):
     @computed_field
     @property
     def recall(self) -> float | None:
-        return self.hits / self.expected if self.expected else None
+        return _rate(self.hits, self.expected)
 
     @computed_field
     @property
     def precision(self) -> float | None:
-        return self.hits / self.scored_produced if self.scored_produced else None
+        return _rate(self.hits, self.scored_produced)
 
 
 class SignatureResult(_Model):
@@ -114,8 +119,7 @@ class CheckCounts(_Model):
     @computed_field
     @property
     def pass_rate(self) -> float | None:
-        ran = self.passed + self.failed
-        return self.passed / ran if ran else None
+        return _rate(self.passed, self.passed + self.failed)
 
 
 class LlmUsage(_Model):
@@ -128,12 +132,12 @@ class LlmUsage(_Model):
     @computed_field
     @property
     def attempts_per_kernel(self) -> float | None:
-        return self.attempts / self.kernels if self.kernels else None
+        return _rate(self.attempts, self.kernels)
 
     @computed_field
     @property
     def tokens_per_kernel(self) -> float | None:
-        return self.tokens / self.kernels if self.kernels and self.tokens is not None else None
+        return _rate(self.tokens, self.kernels) if self.tokens is not None else None
 
 
 class ModelScore(_Model):
@@ -293,23 +297,22 @@ class Totals(_Model):
     @computed_field
     @property
     def recall(self) -> float | None:
-        return self.hits / self.expected if self.expected else None
+        return _rate(self.hits, self.expected)
 
     @computed_field
     @property
     def precision(self) -> float | None:
-        return self.hits / self.scored_produced if self.scored_produced else None
+        return _rate(self.hits, self.scored_produced)
 
     @computed_field
     @property
     def signature_accuracy(self) -> float | None:
-        return self.signatures_matched / self.signatures_checked if self.signatures_checked else None
+        return _rate(self.signatures_matched, self.signatures_checked)
 
     @computed_field
     @property
     def reference_pass_rate(self) -> float | None:
-        ran = self.checks_passed + self.checks_failed
-        return self.checks_passed / ran if ran else None
+        return _rate(self.checks_passed, self.checks_passed + self.checks_failed)
 
 
 def summarize(scores: list[ModelScore]) -> Totals:
