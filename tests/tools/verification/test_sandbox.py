@@ -2,20 +2,9 @@
 
 import time
 
+from tests.tools.verification.definitions import toy
 from tools.verification.reference_check import check_references
 from tools.verification.sandbox import SandboxLimits
-
-
-def toy(name, body):
-    return {
-        "name": name,
-        "op_type": "toy",
-        "axes": {"n": {"type": "var"}, "d": {"type": "const", "value": 8}},
-        "inputs": {"x": {"shape": ["n", "d"], "dtype": "float32"}},
-        "outputs": {"y": {"shape": ["n", "d"], "dtype": "float32"}},
-        "reference": "import torch\n\ndef run(x):\n" + "".join(f"    {line}\n" for line in body.splitlines()),
-    }
-
 
 LIMITS = SandboxLimits(timeout_s=5, memory_bytes=4 * 1024**3)
 

@@ -1,5 +1,6 @@
 """The verification door: static check first, then the sandbox; failures described for repair."""
 
+from tests.tools.verification.definitions import toy
 from tools.verification.reference_check import (
     OutputMismatch,
     ReferenceCheck,
@@ -14,17 +15,6 @@ from tools.verification.verifier import (
 )
 
 LIMITS = SandboxLimits(timeout_s=20, memory_bytes=4 * 1024**3)
-
-
-def toy(name, body, imports="import torch\n"):
-    return {
-        "name": name,
-        "op_type": "toy",
-        "axes": {"n": {"type": "var"}, "d": {"type": "const", "value": 8}},
-        "inputs": {"x": {"shape": ["n", "d"], "dtype": "float32"}},
-        "outputs": {"y": {"shape": ["n", "d"], "dtype": "float32"}},
-        "reference": imports + "\ndef run(x):\n" + "".join(f"    {line}\n" for line in body.splitlines()),
-    }
 
 
 def test_code_failing_the_static_check_never_reaches_the_sandbox(tmp_path):
