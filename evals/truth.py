@@ -6,7 +6,9 @@ The data lives next to this module, in `ground_truth/`:
   each with the public fact it comes from, plus the official names of flashinfer-bench's
   `docs/model_coverage.mdx` that are deliberately not expected (corrected or dropped);
 - `signatures.json`: official Definition signatures (axes, input and output shapes and
-  dtypes) transcribed from the flashinfer-bench dataset, for the sampled names;
+  dtypes, constraints, tags) transcribed from the flashinfer-bench dataset by
+  `evals/transcribe_signatures.py`: every definition of its last snapshot before it moved
+  to Hugging Face, and a few sampled names from later commits;
 - `conventions.toml`: the differences between those (older, hand-written) dataset files
   and the FlashInfer trace templates the dataset is now built from, each with its source.
   A signature difference a convention explains is reported, not counted as a mismatch.
@@ -77,6 +79,9 @@ class Signature(_Strict):
     """Constant axes with their value, variable axes as "var"."""
     inputs: dict[str, TensorSignature]
     outputs: dict[str, TensorSignature]
+    constraints: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    """The official file's tags, in file order (entries transcribed from other commits may omit them)."""
 
 
 class ModelTruth(_Strict):
