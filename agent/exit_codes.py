@@ -9,7 +9,7 @@ BAD_INPUT = 2
 INCOMPLETE = 3
 """The run finished but some kernels are pending (need an LLM) or failed verification."""
 NEEDS_REVIEW = 4
-"""Everything was produced, but some definitions conflicted with existing ones and were
-written under versioned names for review."""
+"""The run finished, but some planned definitions conflict with the dataset's definitions
+of the same names (other kernels): they were not written; the report says what differs."""
 INTERRUPTED = 130
 """Stopped by Ctrl-C; rerun with --resume to continue."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from agent import exit_codes
 from agent.state import ExtractionState, ExtractRequest, KernelTask, TokenUsage
+from tools.dataset_conventions import departure_for
 from tools.kernel_spec import SkippedComponent
 
 Outcome = Literal["new", "existing", "shared", "conflict", "pending", "failed"]
@@ -16,10 +17,18 @@ Outcome = Literal["new", "existing", "shared", "conflict", "pending", "failed"]
 
 class ReportEntry(BaseModel):
     name: str
-    """Definition name (the stored, possibly versioned, name); the component path for pending kernels."""
+    """Definition name; the component path for pending kernels."""
     outcome: Outcome
     op_type: str | None = None
     path: str | None = None
+    """The dataset file written, tagged or left alone."""
+    differences: list[str] = Field(default_factory=list)
+    """Conflicts: what makes the dataset's definition of the name another kernel."""
+    convention_differences: list[str] = Field(default_factory=list)
+    """Existing, shared and conflicting definitions: how the dataset's signature differs from
+    the extraction's in conventions only (the dataset's file is what counts)."""
+    proposal_path: str | None = None
+    """Conflicts: where the extraction's definition was kept for review (not in the dataset)."""
     origin: str
     check: str | None = None
     """The last verification result."""
@@ -29,6 +38,13 @@ class ReportEntry(BaseModel):
     """LLM drafts made for this kernel (LLM-drafted kernels only)."""
     llm_usage: TokenUsage | None = None
     """Tokens (and cost, when priced) spent on this kernel."""
+
+
+class DatasetNote(BaseModel):
+    """A definition the target dataset tags for this model that this run does not produce."""
+
+    name: str
+    note: str
 
 
 class LLMSummary(BaseModel):
@@ -60,6 +76,9 @@ class ExtractionReport(BaseModel):
     skipped_components: list[SkippedComponent] = Field(default_factory=list)
     conditional_components: list[str] = Field(default_factory=list)
     diagnostics: list[str] = Field(default_factory=list)
+    dataset_notes: list[DatasetNote] = Field(default_factory=list)
+    """Definitions the dataset tags for this model that this run does not produce, and why
+    where a documented departure explains it."""
     llm: LLMSummary = Field(default_factory=LLMSummary)
     draft_command: str | None = None
     """For pending kernels: the command that would draft them with an LLM."""
@@ -94,12 +113,32 @@ def build_report(state: ExtractionState, *, llm_model: str | None = None, llm_en
         skipped_components=state.skipped,
         conditional_components=state.conditional,
         diagnostics=diagnostics,
+        dataset_notes=dataset_notes(state),
         llm=LLMSummary(model=llm_model, endpoint=llm_endpoint, usage=sum((t.llm_usage for t in state.tasks), TokenUsage()), stopped=state.llm_stopped),
     )
     if report.of("pending"):
         report.draft_command = draft_command(request, llm_model=llm_model, llm_endpoint=llm_endpoint)
     report.exit_status = exit_status(report)
     return report
+
+
+def dataset_notes(state: ExtractionState) -> list[DatasetNote]:
+    """The dataset's definitions tagged for this model that the run does not produce."""
+    produced = {t.definition["name"] for t in state.tasks if t.definition}
+    model = state.model
+    profile = f"tp={model.profile.tp} ep={model.profile.ep} page sizes={model.profile.page_sizes}" if model else "this profile"
+    notes = []
+    for name in state.dataset_tagged:
+        if name in produced:
+            continue
+        departure = departure_for(name)
+        ours = departure.counterpart(name) if departure else None
+        if departure and ours in produced:
+            note = f"departure: {departure.what}; {ours} is written instead ({departure.evidence})"
+        else:
+            note = f"not produced by this run ({profile}; quantized variants need --include-quantized)"
+        notes.append(DatasetNote(name=name, note=note))
+    return notes
 
 
 def draft_command(request: ExtractRequest, *, llm_model: str | None = None, llm_endpoint: str | None = None) -> str:
@@ -163,14 +202,21 @@ def _entry(task: KernelTask, *, dry_run: bool) -> ReportEntry:
     if task.status in ("unchecked",) or (task.status == "committed" and task.checks and not task.checks[-1].passed):
         note = f"not checked: {check}" if check else "not checked (--verify none)"
     if decision.action == "conflict":
-        note = f"{decision.name} exists with another signature ({decision.conflicts_with}): " + "; ".join(decision.differences[:4])
+        kept = "would be kept" if dry_run else "kept"
+        note = f"the dataset's {decision.name} is another kernel: " + "; ".join(decision.differences) + f"; not written ({kept} at {decision.proposal_path})"
     elif decision.added_tags:
         note = ("would add tags " if dry_run else "added tags ") + ", ".join(decision.added_tags)
+    if decision.action in ("existing", "shared") and decision.convention_differences:
+        adopted = "the dataset's definition is used as it is; it differs from this extraction's in conventions only: "
+        note = "; ".join(filter(None, [note, adopted + "; ".join(decision.convention_differences)]))
     return ReportEntry(
-        name=decision.stored_name,
+        name=decision.name,
         outcome=decision.action,
         op_type=task.definition.get("op_type"),
         path=decision.path,
+        differences=decision.differences,
+        convention_differences=decision.convention_differences,
+        proposal_path=decision.proposal_path,
         origin=task.origin,
         check=check,
         components=components,
@@ -182,7 +228,7 @@ def _entry(task: KernelTask, *, dry_run: bool) -> ReportEntry:
 def render_table(report: ExtractionReport) -> str:
     """The report as a terminal table, grouped by outcome."""
     verb = {"new": "would write" if report.dry_run else "written", "shared": "tag added", "existing": "already present",
-            "conflict": "CONFLICT: versioned copy", "pending": "PENDING (needs LLM)", "failed": "FAILED verification"}
+            "conflict": "CONFLICT: not written", "pending": "PENDING (needs LLM)", "failed": "FAILED verification"}
     lines = [
         f"{report.display_name} ({report.model}) — {report.model_file}:{report.architecture}, SGLang {report.sglang_version}",
         f"profile: tp={report.tp} ep={report.ep} page sizes={report.page_sizes}; config: {report.config_source}",
@@ -201,6 +247,10 @@ def render_table(report: ExtractionReport) -> str:
             if outcome == "failed" and entry.check:
                 detail += f"; last check: {entry.check}"
             lines.append(f"  {entry.name:<{width}}  {detail}")
+        lines.append("")
+    if report.dataset_notes:
+        lines.append(f"in the dataset for this model, not produced by this run ({len(report.dataset_notes)}):")
+        lines += [f"  {n.name:<{width}}  {n.note}" for n in report.dataset_notes]
         lines.append("")
     if report.skipped_components:
         lines.append(f"skipped components ({len(report.skipped_components)}): " + "; ".join(sorted({s.reason.split(';')[0] for s in report.skipped_components}))[:400])

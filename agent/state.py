@@ -142,6 +142,8 @@ class ExtractionState(BaseModel):
     tasks: list[KernelTask] = Field(default_factory=list)
     report_path: str | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    dataset_tagged: list[str] = Field(default_factory=list)
+    """Definitions the target dataset already tags for this model (under its slug or an alias)."""
     llm_stopped: str | None = None
     """Why the LLM stage stopped early (endpoint down, key refused, token budget spent):
     kernels not drafted by then stay pending."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evals.merge import MergeScore
 from evals.scoring import ModelScore, Totals
 from tools.errors import ExtractionError
 
@@ -36,6 +37,8 @@ class EvalRecord(BaseModel):
     """How the extraction ran (verify mode, LLM on or off)."""
     totals: Totals
     scores: list[ModelScore]
+    merge: MergeScore | None = None
+    """The models extracted into the official definitions (None when that pass was skipped)."""
 
     @property
     def label(self) -> str:

@@ -9,6 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from evals.history import EvalRecord
+from evals.merge import MergeScore
 from evals.scoring import ModelScore, Totals, summarize
 
 HISTORY_ROWS = 20
@@ -16,6 +17,10 @@ HISTORY_ROWS = 20
 
 def _ratio(hits: int, total: int) -> str:
     return f"{hits}/{total} {100 * hits / total:3.0f}%" if total else "-"
+
+
+def _signatures(matched: int, checked: int, departed: int) -> str:
+    return _ratio(matched, checked) + (f" +{departed}dep" if departed else "")
 
 
 def _llm(kernels: int, attempts: int, tokens: int | None) -> str:
@@ -36,7 +41,7 @@ def _row(score: ModelScore) -> list[str]:
         ",".join(map(str, score.ep)),
         _ratio(score.names.hits, score.names.expected),
         _ratio(score.names.hits, score.names.scored_produced),
-        _ratio(score.signatures_matched, score.signatures_checked),
+        _signatures(score.signatures_matched, score.signatures_checked, score.signatures_departed),
         _ratio(checks.passed, checks.passed + checks.failed) + (f" +{checks.skipped}skip" if checks.skipped else ""),
         str(len(score.pending)),
         _llm(score.llm.kernels, score.llm.attempts, score.llm.tokens),
@@ -49,7 +54,7 @@ def _totals_row(label: str, totals: Totals) -> list[str]:
         label, "", "", "",
         _ratio(totals.hits, totals.expected),
         _ratio(totals.hits, totals.scored_produced),
-        _ratio(totals.signatures_matched, totals.signatures_checked),
+        _signatures(totals.signatures_matched, totals.signatures_checked, totals.signatures_departed),
         _ratio(totals.checks_passed, totals.checks_passed + totals.checks_failed) + (f" +{totals.checks_skipped}skip" if totals.checks_skipped else ""),
         str(totals.pending),
         _llm(totals.llm_kernels, totals.llm_attempts, totals.llm_tokens),
@@ -68,7 +73,27 @@ def render_table(record: EvalRecord) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
     head = f"eval {record.time}  commit {record.label}  SGLang {record.sglang_version or '?'}  " + "  ".join(f"{k}={v}" for k, v in record.options.items())
-    return head + "\n" + "\n".join(lines)
+    foot = ["", merge_line(record.merge)] if record.merge else []
+    departures = departure_lines(record)
+    return "\n".join([head, *lines, *foot, *departures])
+
+
+def merge_line(merge: MergeScore) -> str:
+    return (
+        f"merge into the {merge.official} official definitions ({merge.models} models, catalog order): "
+        f"{len(merge.duplicates)} duplicates, {len(merge.changed)} official files changed beyond tags, "
+        f"{merge.tagged} gained tags, {merge.new} new, {len(merge.conflicts)} conflicts (not written)"
+    )
+
+
+def departure_lines(record: EvalRecord) -> list[str]:
+    """The documented departures the signatures counted apart (`+Ndep`), each once."""
+    seen = {}
+    for score in record.scores:
+        for result in score.signatures:
+            if result.departed:
+                seen.setdefault(result.name, result.departure)
+    return [f"departure (counted apart): {name}: {what}" for name, what in sorted(seen.items())]
 
 
 def explain(score: ModelScore) -> list[str]:
@@ -87,17 +112,15 @@ def explain(score: ModelScore) -> list[str]:
     for result in score.signatures:
         if not result.produced:
             lines.append(f"  signature  {result.name}: not produced")
+        label = "departure " if result.departed else "signature "
         for difference in result.differences:
-            lines.append(f"  signature  {result.name}: {difference}")
+            lines.append(f"  {label} {result.name}: {difference}")
     for failure in score.checks.failures:
         lines.append(f"  check      {failure}")
     for pending in score.pending:
         lines.append(f"  pending    {pending}")
     if len(lines) == 1:
-        lines.append("  every expected name produced, nothing extra, sampled signatures match")
-    for result in score.signatures:
-        for difference in result.conventions:
-            lines.append(f"  convention {result.name}: {difference} (a known change of convention, not counted)")
+        lines.append("  every expected name produced, nothing extra, official signatures match")
     return lines
 
 
@@ -121,7 +144,8 @@ def render_markdown(record: EvalRecord, history: list[EvalRecord], chart_name: s
         "",
         f"**Recall {_percent(totals.recall)}** ({totals.hits}/{totals.expected} expected names), "
         f"**precision {_percent(totals.precision)}** ({totals.hits}/{totals.scored_produced} scored names), "
-        f"signatures {_percent(totals.signature_accuracy)} ({totals.signatures_matched}/{totals.signatures_checked}), "
+        f"signatures {_percent(totals.signature_accuracy)} ({totals.signatures_matched}/{totals.signatures_checked} against the "
+        f"official files, {totals.signatures_departed} documented departures), "
         f"reference checks {_percent(totals.reference_pass_rate)} ({totals.checks_passed} passed, {totals.checks_failed} failed, "
         f"{totals.checks_skipped} left for a GPU), {totals.pending} components pending, {totals.seconds:.0f} s.",
         "",
@@ -136,6 +160,14 @@ def render_markdown(record: EvalRecord, history: list[EvalRecord], chart_name: s
     out += _md_table(["family", "models", "recall", "precision", "signatures", "reference checks", "pending"], family_rows)
     out += ["", "## By model", ""]
     out += _md_table(HEADER, [_row(s) for s in record.scores] + [_totals_row("**total**", totals)])
+    if record.merge:
+        merge = record.merge
+        out += ["", "## Merge into the official dataset", "", merge_line(merge) + "."]
+        out += [f"- duplicate: {d}" for d in merge.duplicates] + [f"- changed: {c}" for c in merge.changed]
+        out += [f"- conflict: {c}" for c in merge.conflicts]
+    departures = departure_lines(record)
+    if departures:
+        out += ["", "## Documented departures from the dataset", ""] + [f"- {line}" for line in departures]
     if chart_name:
         out += ["", f"![metrics over the eval history]({chart_name})"]
     out += ["", f"## History (last {HISTORY_ROWS} runs over the same models)", ""]

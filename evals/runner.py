@@ -3,6 +3,10 @@
 Each model is extracted into an empty temporary dataset, deleted afterwards: no real
 dataset is touched, every definition counts as new, and every one goes through the verify
 node's reference checks (the `verify` option picks how, exactly as for `agent extract`).
+
+`run_merge` then extracts the same models, in catalog order, into one temporary dataset
+holding the official definitions (`dataset_fixture.py`) and scores what that did to it
+(`merge.py`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from agent.graph import build_graph
 from agent.progress import Progress
 from agent.report import build_report
 from agent.state import ExtractionState, ExtractRequest, KernelTask
+from evals.dataset_fixture import write_fixture
+from evals.merge import MergeScore, score_merge, snapshot
 from evals.scoring import CheckOutcome, ExtractedDefinition, ModelRun
-from evals.truth import ModelTruth
+from evals.truth import ModelTruth, Signature
 from tools.errors import ExtractionError
+from tools.model_registry.catalog import Catalog
 
 
 class EvalOptions(BaseModel):
@@ -57,21 +64,46 @@ def run_models(
     return runs
 
 
+def _request(truth: ModelTruth, options: EvalOptions, root: str, *, verify: str) -> ExtractRequest:
+    return ExtractRequest(
+        model_name=truth.model,
+        tp=truth.tp,
+        ep=truth.ep,
+        output_root=root,
+        # A real run into a throwaway dataset: a dry run would skip the LLM stage.
+        dry_run=False,
+        verify=verify,
+        sglang_path=options.sglang_path,
+        sglang_version=options.sglang_version,
+        allow_download=options.allow_download,
+    )
+
+
+def run_merge(truths: list[ModelTruth], signatures: dict[str, Signature], options: EvalOptions, context: AgentContext) -> MergeScore:
+    """Extract the models, in catalog order, into the official definitions; score the merge.
+
+    References are not checked here (the first pass does): the merge is the store's work."""
+    order = {entry.slug: i for i, entry in enumerate(Catalog.load().models)}
+    graph = build_graph().compile()
+    conflicts = []
+    with tempfile.TemporaryDirectory(prefix="agent-eval-merge-") as root:
+        write_fixture(Path(root), signatures)
+        before = snapshot(Path(root))
+        for truth in sorted(truths, key=lambda t: order.get(t.model, len(order))):
+            try:
+                final = graph.invoke(ExtractionState(request=_request(truth, options, root, verify="none")), context=context)
+            except ExtractionError as exc:
+                conflicts.append(f"{truth.model}: the extraction stopped: {exc.message}")
+                continue
+            report = build_report(ExtractionState.model_validate(final))
+            conflicts += [f"{e.name} ({truth.model}): " + "; ".join(e.differences) for e in report.of("conflict")]
+        return score_merge(before, snapshot(Path(root)), models=len(truths), conflicts=conflicts)
+
+
 def run_model(graph: Any, context: AgentContext, truth: ModelTruth, options: EvalOptions) -> ModelRun:
     """Extract `truth.model` at the profile its ground truth is written for."""
     with tempfile.TemporaryDirectory(prefix="agent-eval-") as empty_dataset:
-        request = ExtractRequest(
-            model_name=truth.model,
-            tp=truth.tp,
-            ep=truth.ep,
-            output_root=empty_dataset,
-            # A real run into a throwaway dataset: a dry run would skip the LLM stage.
-            dry_run=False,
-            verify=options.verify,
-            sglang_path=options.sglang_path,
-            sglang_version=options.sglang_version,
-            allow_download=options.allow_download,
-        )
+        request = _request(truth, options, empty_dataset, verify=options.verify)
         started = time.monotonic()
         try:
             final = graph.invoke(ExtractionState(request=request), context=context)

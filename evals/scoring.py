@@ -1,20 +1,21 @@
 """Metrics for one model's extraction against its ground truth: pure functions.
 
 The input is `ModelRun` (what the pipeline produced, as plain data, see runner.py); the
-output is `ModelScore`: name precision and recall, signature results for the sampled
-definitions, CPU reference-check counts, LLM usage and wall time, with every mismatch
+output is `ModelScore`: name precision and recall, signature results for every expected
+definition the official dataset has (no exemptions: only documented departures are
+counted apart), CPU reference-check counts, LLM usage and wall time, with every mismatch
 spelled out so a score can be debugged from the report alone.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from evals.truth import Convention, ModelTruth, Signature
+from evals.truth import ModelTruth, Signature
+from tools.dataset_conventions import departure_for
 
 CheckOutcome = Literal["passed", "failed", "skipped"]
 
@@ -98,14 +99,20 @@ class SignatureResult(_Model):
     name: str
     produced: bool
     differences: list[str] = Field(default_factory=list)
-    """Differences from the official signature that no convention explains."""
-    conventions: list[str] = Field(default_factory=list)
-    """Differences a known change of convention explains (see conventions.toml)."""
+    """Every difference from the official signature."""
+    departure: str | None = None
+    """When the differences are a documented deliberate departure from the dataset
+    (tools/dataset_conventions.py DEPARTURES): what it is. Counted apart, not as a match."""
 
     @computed_field
     @property
     def matched(self) -> bool:
         return self.produced and not self.differences
+
+    @computed_field
+    @property
+    def departed(self) -> bool:
+        return self.produced and bool(self.differences) and self.departure is not None
 
 
 class CheckCounts(_Model):
@@ -161,8 +168,14 @@ class ModelScore(_Model):
     @computed_field
     @property
     def signatures_checked(self) -> int:
-        """Sampled signatures whose definition was produced (a missing one is a recall miss)."""
+        """Official signatures whose definition was produced (a missing one is a recall miss)."""
         return sum(s.produced for s in self.signatures)
+
+    @computed_field
+    @property
+    def signatures_departed(self) -> int:
+        """Checked signatures that differ by a documented departure."""
+        return sum(s.departed for s in self.signatures)
 
 
 def score_names(truth: ModelTruth, produced: dict[str, list[str]]) -> NameScore:
@@ -214,25 +227,28 @@ def signature_differences(expected: Signature, definition: dict[str, Any]) -> li
                 differences.append(f"{label} {name} shape {got.get('shape')}, expected {want.shape}")
             if got.get("dtype") != want.dtype:
                 differences.append(f"{label} {name} dtype {got.get('dtype')}, expected {want.dtype}")
+        # run(*inputs) takes them in order, and outputs come back in order.
+        if set(wanted) == set(got_all) and list(wanted) != list(got_all):
+            differences.append(f"{role} in the order {list(got_all)}, expected {list(wanted)}")
+    got_constraints = sorted(definition.get("constraints") or [])
+    if expected.tags and got_constraints != sorted(expected.constraints):
+        # Constraints were transcribed with the tags (the snapshot's entries), not for older samples.
+        differences.append(f"constraints {got_constraints}, expected {sorted(expected.constraints)}")
     return differences
 
 
-def score_signatures(
-    truth: ModelTruth,
-    signatures: dict[str, Signature],
-    definitions: dict[str, dict[str, Any]],
-    conventions: Sequence[Convention] = (),
-) -> list[SignatureResult]:
+def score_signatures(truth: ModelTruth, signatures: dict[str, Signature], definitions: dict[str, dict[str, Any]]) -> list[SignatureResult]:
+    """Every expected name with an official signature, and the sampled ones, against it."""
+    names = sorted({n for n in truth.expected_names if n in signatures} | set(truth.signatures))
     results = []
-    for name in truth.signatures:
+    for name in names:
         definition = definitions.get(name)
         if definition is None:
             results.append(SignatureResult(name=name, produced=False))
             continue
-        expected = signatures[name]
-        found = signature_differences(expected, definition)
-        known = [d for d in found if any(c.explains(expected.op_type, d) for c in conventions)]
-        results.append(SignatureResult(name=name, produced=True, differences=[d for d in found if d not in known], conventions=known))
+        differences = signature_differences(signatures[name], definition)
+        departure = departure_for(name) if differences else None
+        results.append(SignatureResult(name=name, produced=True, differences=differences, departure=departure.what if departure else None))
     return results
 
 
@@ -255,7 +271,7 @@ def llm_usage(definitions: list[ExtractedDefinition]) -> LlmUsage:
     return LlmUsage(kernels=len(drafted), attempts=sum(d.attempts for d in drafted), tokens=sum(reported) if reported else None)
 
 
-def score_model(truth: ModelTruth, signatures: dict[str, Signature], run: ModelRun, conventions: Sequence[Convention] = ()) -> ModelScore:
+def score_model(truth: ModelTruth, signatures: dict[str, Signature], run: ModelRun) -> ModelScore:
     produced: dict[str, list[str]] = {}
     for item in run.definitions:
         components = produced.setdefault(item.name, [])
@@ -267,7 +283,7 @@ def score_model(truth: ModelTruth, signatures: dict[str, Signature], run: ModelR
         ep=run.ep,
         seconds=run.seconds,
         names=score_names(truth, produced),
-        signatures=score_signatures(truth, signatures, {d.name: d.definition for d in run.definitions}, conventions),
+        signatures=score_signatures(truth, signatures, {d.name: d.definition for d in run.definitions}),
         checks=count_checks(run.definitions),
         llm=llm_usage(run.definitions),
         pending=run.pending,
@@ -285,6 +301,7 @@ class Totals(_Model):
     scored_produced: int = 0
     signatures_matched: int = 0
     signatures_checked: int = 0
+    signatures_departed: int = 0
     checks_passed: int = 0
     checks_failed: int = 0
     checks_skipped: int = 0
@@ -325,6 +342,7 @@ def summarize(scores: list[ModelScore]) -> Totals:
         scored_produced=sum(s.names.scored_produced for s in scores),
         signatures_matched=sum(s.signatures_matched for s in scores),
         signatures_checked=sum(s.signatures_checked for s in scores),
+        signatures_departed=sum(s.signatures_departed for s in scores),
         checks_passed=sum(s.checks.passed for s in scores),
         checks_failed=sum(s.checks.failed for s in scores),
         checks_skipped=sum(s.checks.skipped for s in scores),

@@ -9,9 +9,6 @@ The data lives next to this module, in `ground_truth/`:
   dtypes, constraints, tags) transcribed from the flashinfer-bench dataset by
   `evals/transcribe_signatures.py`: every definition of its last snapshot before it moved
   to Hugging Face, and a few sampled names from later commits;
-- `conventions.toml`: the differences between those (older, hand-written) dataset files
-  and the FlashInfer trace templates the dataset is now built from, each with its source.
-  A signature difference a convention explains is reported, not counted as a mismatch.
 
 Loading validates the data: an official name that is neither expected, replaced by a
 corrected name, nor dropped with a reason is refused, so every disagreement with the
@@ -139,32 +136,11 @@ class ModelTruth(_Strict):
         return self
 
 
-class Convention(_Strict):
-    """A signature difference that is a change of convention, not an extraction error."""
-
-    op_type: str
-    differences: list[str] = Field(min_length=1)
-    """Difference lines (see `signature_differences`) for definitions of `op_type`; `*`
-    stands for any text, every other character is literal (shapes have brackets)."""
-    reason: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    """Where the newer convention is written down (a FlashInfer template, SGLang code)."""
-
-    def explains(self, op_type: str, difference: str) -> bool:
-        return op_type == self.op_type and any(_wildcard(p).fullmatch(difference) for p in self.differences)
-
-
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
-
-
 class GroundTruth(_Strict):
     models: dict[str, ModelTruth]
     """By catalog slug."""
     signatures: dict[str, Signature]
     """Official signatures by definition name."""
-    conventions: list[Convention] = Field(default_factory=list)
-    """Known differences between the official signatures and the template convention."""
 
     @model_validator(mode="after")
     def _validate_sampled_signatures_exist(self) -> "GroundTruth":
@@ -188,9 +164,7 @@ class GroundTruth(_Strict):
                 raise ValueError(f"{path}: declares model {truth.model!r}; the file must be named after it")
             models[truth.model] = truth
         signatures = json.loads((root / "signatures.json").read_text(encoding="utf-8"))
-        conventions_path = root / "conventions.toml"
-        conventions = tomllib.loads(conventions_path.read_text(encoding="utf-8")).get("convention", []) if conventions_path.exists() else []
-        return cls(models=models, signatures=signatures, conventions=conventions)
+        return cls(models=models, signatures=signatures)
 
     def select(self, names: list[str] | None = None, families: list[str] | None = None) -> list[ModelTruth]:
         """The models to evaluate: by name (slug or catalog alias), by family, or all (grouped by family)."""

@@ -9,6 +9,8 @@ Hugging Face (flashinfer-ai/flashinfer-bench@e489a246, `flashinfer_trace/definit
 
 from __future__ import annotations
 
+import fnmatch
+
 from pydantic import BaseModel, ConfigDict
 
 SNAPSHOT = "flashinfer-ai/flashinfer-bench@e489a246:flashinfer_trace/definitions"
@@ -50,3 +52,69 @@ def parallel_tag_prefixes(op_type: str) -> tuple[str, ...]:
     files of yet (kda, layernorm) keep both, as the nearest families do."""
     convention = TAGS.get(op_type)
     return convention.parallel if convention else ("tp:", "ep:")
+
+
+class Departure(BaseModel):
+    """Where this project deliberately departs from the dataset, because the dataset's file
+    does not compute what SGLang runs for the model it is tagged with."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    official: str
+    """The dataset's names concerned, as an fnmatch pattern with at most one `*`."""
+    ours: str | None
+    """What is written instead, the same pattern (its `*` stands for the same text); None when
+    the name is the same and the dataset's definition is another kernel (a conflict)."""
+    what: str
+    """What the dataset's file computes, and what SGLang runs instead."""
+    evidence: str
+    """Where to see it: the official file and the SGLang code."""
+
+    def covers(self, official_name: str) -> bool:
+        return fnmatch.fnmatchcase(official_name, self.official)
+
+    def counterpart(self, official_name: str) -> str | None:
+        """The name written instead of `official_name`, or None."""
+        if self.ours is None or not self.covers(official_name):
+            return None
+        if "*" not in self.official:
+            return self.ours
+        head, tail = self.official.split("*")
+        return self.ours.replace("*", official_name[len(head) : len(official_name) - len(tail)])
+
+
+DEPARTURES: tuple[Departure, ...] = (
+    Departure(
+        official="rmsnorm_h5376",
+        ours="gemma_rmsnorm_h5376",
+        what="the dataset's rmsnorm_h5376 computes x * w; the model it is tagged for (Gemma 3 27B) runs GemmaRMSNorm, "
+        "x * (1 + w), through FlashInfer's gemma_rmsnorm",
+        evidence=f"{SNAPSHOT}/rmsnorm/rmsnorm_h5376.json (model:gemma-3-27b, reference x * weight); SGLang 0.5.23 "
+        "srt/layers/layernorm.py GemmaRMSNorm._forward_impl calls gemma_rmsnorm, and srt/models/gemma3_causal.py "
+        "builds every decoder norm as Gemma3RMSNorm",
+    ),
+    Departure(
+        official="fused_add_rmsnorm_h5376",
+        ours="gemma_fused_add_rmsnorm_h5376",
+        what="the dataset's fused_add_rmsnorm_h5376 computes (x + r) * w; the model it is tagged for (Gemma 3 27B) runs "
+        "gemma_fused_add_rmsnorm, (x + r) * (1 + w)",
+        evidence=f"{SNAPSHOT}/rmsnorm/fused_add_rmsnorm_h5376.json (model:gemma-3-27b); SGLang 0.5.23 srt/layers/layernorm.py "
+        "GemmaRMSNorm._forward_impl calls gemma_fused_add_rmsnorm when given a residual",
+    ),
+    Departure(
+        official="moe_fp8_block_scale_renorm_topk10_e128_h2048_i512",
+        ours=None,
+        what="the dataset's file routes over 128 experts (routing_logits [seq_len, 128], no expert offset), labelled "
+        "Qwen3-Next at EP=1; Qwen3-Next has 512 experts: at EP=4 each rank routes over all 512 and computes its 128, "
+        "so the extraction's definition of this name (routing_logits [seq_len, 512], local_expert_offset) is another "
+        "kernel and is reported as a conflict, not written",
+        evidence=f"{SNAPSHOT}/moe/moe_fp8_block_scale_renorm_topk10_e128_h2048_i512.json (description 'Qwen3-Next 80B A3B "
+        "(EP=1)', E = 128); Qwen/Qwen3-Next-80B-A3B-Instruct config.json num_experts 512 "
+        "(tools/model_registry/configs/qwen3-next-80b-a3b.json)",
+    ),
+)
+
+
+def departure_for(official_name: str) -> Departure | None:
+    """The documented departure concerning the dataset's `official_name`, if any."""
+    return next((d for d in DEPARTURES if d.covers(official_name)), None)

@@ -1,17 +1,24 @@
 """The definition store: `<root>/definitions/{op_type}/{name}.json`, never overwritten.
 
-A definition's identity is its name plus its signature: a hash over the fields that
-define the kernel's interface (op type, axes, input and output shapes and dtypes,
-constraints). Descriptions, tags and reference code are not part of it.
-
-Committing a definition decides one of:
+The target dataset is the reference: when it already holds a definition with the
+planned name, that definition stands for the kernel, and the extraction only adds the
+model's tags to it. Committing a definition decides one of:
 
 - `new`:      no definition has the name; the file is written.
-- `existing`: the same name and signature, already tagged for this model: nothing to do
-              (beyond metadata tags it may lack, such as a newer `sglang:` version).
-- `shared`:   the same name and signature, used by another model: tags are added.
-- `conflict`: the name exists with another signature: the existing file is left alone
-              and the new one is written under the next free versioned name, flagged.
+- `existing`: the dataset's definition is the same kernel and already tagged for this
+              model (under its slug or an alias): nothing to do.
+- `shared`:   the same kernel, used by another model so far: the model's `model:` tag,
+              and the `tp:`/`ep:` tags its op type carries, are added to the file; no
+              other byte of it changes (`definition_file.append_tags`).
+- `conflict`: the name exists but is another kernel (other constant values, other tensor
+              sizes, another op type): nothing is written into the dataset; the proposed
+              definition is kept under `<root>/.agent/conflicts/` and the differences are
+              reported.
+
+Two definitions are the same kernel when their signatures agree, or differ only in
+conventions: dtypes, the order of axes, a transposed layout of the same sizes, inputs
+one of them spells out (a `kv_last_page_len`, a scale) that the other leaves implicit.
+Those differences are reported too, and the dataset's file is kept as it is.
 
 Writes are atomic (a temporary file renamed into place) and serialised by a lock file,
 so a crash or a concurrent run never leaves a half-written or clobbered definition.
@@ -25,15 +32,19 @@ import hashlib
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
 from tools import naming
+from tools.dataset_conventions import parallel_tag_prefixes
+from tools.definition_file import append_tags, replace_tag
 from tools.errors import OutputError
 
 Action = Literal["new", "existing", "shared", "conflict"]
+CONFLICTS_DIR = Path(".agent") / "conflicts"
 
 
 class StoreDecision(BaseModel):
@@ -41,15 +52,16 @@ class StoreDecision(BaseModel):
 
     action: Action
     name: str
-    """The extracted definition's name."""
-    stored_name: str
-    """The name it is stored under (a versioned name on conflict)."""
     path: str
+    """The dataset file: the one written, tagged or left alone."""
     added_tags: list[str] = Field(default_factory=list)
-    conflicts_with: str | None = None
-    """On conflict: the existing file whose signature differs."""
     differences: list[str] = Field(default_factory=list)
-    """On conflict: how the signatures differ."""
+    """On conflict: what makes the dataset's definition another kernel."""
+    convention_differences: list[str] = Field(default_factory=list)
+    """How the dataset's definition's signature differs from the extraction's where they
+    are the same kernel (the dataset's file is kept as it is)."""
+    proposal_path: str | None = None
+    """On conflict: where the extraction's definition was kept for review."""
 
 
 class StoreProblem(BaseModel):
@@ -66,31 +78,107 @@ def signature(definition: dict[str, Any]) -> str:
 
 def _signature_fields(definition: dict[str, Any]) -> dict[str, Any]:
     def tensors(specs: dict[str, Any]) -> list[Any]:
+        # Order matters: the benchmark calls run(*inputs) and unpacks outputs in order.
         return [[name, spec.get("shape"), spec.get("dtype")] for name, spec in specs.items()]
 
     return {
         "op_type": definition.get("op_type"),
-        "axes": [[name, spec.get("type"), spec.get("value")] for name, spec in definition.get("axes", {}).items()],
+        "axes": {name: [spec.get("type"), spec.get("value")] for name, spec in definition.get("axes", {}).items()},
         "inputs": tensors(definition.get("inputs", {})),
         "outputs": tensors(definition.get("outputs", {})),
-        "constraints": list(definition.get("constraints", [])),
+        "constraints": sorted(definition.get("constraints") or []),
     }
 
 
 def signature_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two definitions' signatures."""
+    """Human-readable differences between two definitions' signatures, `old -> new`;
+    empty exactly when the signatures are equal."""
     a, b = _signature_fields(old), _signature_fields(new)
     diffs = []
     for field in ("op_type", "constraints"):
         if a[field] != b[field]:
             diffs.append(f"{field}: {a[field]!r} -> {b[field]!r}")
-    for field in ("axes", "inputs", "outputs"):
+    for name in sorted(set(a["axes"]) | set(b["axes"])):
+        if a["axes"].get(name) != b["axes"].get(name):
+            diffs.append(f"axes.{name}: {a['axes'].get(name)!r} -> {b['axes'].get(name)!r}")
+    for field in ("inputs", "outputs"):
         old_items = {item[0]: item[1:] for item in a[field]}
         new_items = {item[0]: item[1:] for item in b[field]}
         for name in sorted(set(old_items) | set(new_items)):
             if old_items.get(name) != new_items.get(name):
                 diffs.append(f"{field}.{name}: {old_items.get(name)!r} -> {new_items.get(name)!r}")
+        old_order, new_order = [item[0] for item in a[field]], [item[0] for item in b[field]]
+        if set(old_order) == set(new_order) and old_order != new_order:
+            diffs.append(f"{field} order: {old_order} -> {new_order}")
     return diffs
+
+
+def kernel_differences(dataset: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """What makes two same-named definitions different kernels, rather than one kernel
+    written to two conventions: another op type, a constant axis with another value, a
+    tensor of other sizes (of a transposed layout, the sizes still agree)."""
+    diffs = []
+    if dataset.get("op_type") != ours.get("op_type"):
+        diffs.append(f"op_type {dataset.get('op_type')!r} in the dataset, {ours.get('op_type')!r} here")
+    a_consts, b_consts = _constants(dataset), _constants(ours)
+    other_values = sorted(axis for axis in set(a_consts) & set(b_consts) if a_consts[axis] != b_consts[axis])
+    diffs += [f"axis {axis} = {a_consts[axis]} in the dataset, {b_consts[axis]} here" for axis in other_values]
+    for field in ("inputs", "outputs"):
+        theirs, mine = dataset.get(field, {}), ours.get(field, {})
+        for name in [n for n in mine if n in theirs]:
+            if set(other_values) & set(mine[name].get("shape") or []):
+                continue  # already said: the tensor is sized by an axis reported above
+            a_dims, b_dims = _sizes(dataset, theirs[name].get("shape")), _sizes(ours, mine[name].get("shape"))
+            if not _same_sizes(a_dims, b_dims):
+                diffs.append(f"{field[:-1]} {name} of shape {_show(a_dims)} in the dataset, {_show(b_dims)} here")
+    return diffs
+
+
+def _constants(definition: dict[str, Any]) -> dict[str, Any]:
+    return {name: spec.get("value") for name, spec in definition.get("axes", {}).items() if spec.get("type") == "const"}
+
+
+def _sizes(definition: dict[str, Any], shape: list[str] | None) -> list[int | str] | None:
+    if shape is None:
+        return None
+    consts = _constants(definition)
+    return [consts.get(axis, axis) for axis in shape]
+
+
+def _same_sizes(a: list[int | str] | None, b: list[int | str] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    if len(a) != len(b):
+        return False
+    # The same layout, where a variable extent may stand for any constant one...
+    if all(x == y or isinstance(x, str) or isinstance(y, str) for x, y in zip(a, b)):
+        return True
+    # ...or the same sizes in another order (a weight stored transposed).
+    return Counter(x for x in a if isinstance(x, int)) == Counter(y for y in b if isinstance(y, int)) and sum(
+        isinstance(x, str) for x in a
+    ) == sum(isinstance(y, str) for y in b)
+
+
+def _show(dims: list[int | str] | None) -> str:
+    return "scalar" if dims is None else "[" + ", ".join(map(str, dims)) + "]"
+
+
+def tags_to_add(dataset: dict[str, Any], ours: dict[str, Any], *, model_aliases: Iterable[str] = ()) -> list[str]:
+    """The tags a dataset definition gains from a model that runs it: the model's tag
+    (unless it is tagged already, under the model's slug or an alias) and the `tp:`/`ep:`
+    tags its op type carries. Nothing else: status, fi_api and provenance stay as they are."""
+    present = set(dataset.get("tags", []))
+    aliases = {naming.model_tag(a) for a in model_aliases}
+    parallel = parallel_tag_prefixes(dataset.get("op_type", ""))
+    added = []
+    for tag in ours.get("tags", []):
+        if tag in present or tag in added:
+            continue
+        if tag.startswith(naming.MODEL_TAG_PREFIX) and not (present & aliases):
+            added.append(tag)
+        elif parallel and tag.startswith(parallel):
+            added.append(tag)
+    return added
 
 
 class DefinitionStore:
@@ -126,76 +214,80 @@ class DefinitionStore:
         entry = self.index().get(name)
         return entry[1] if entry else None
 
-    def path_for(self, definition: dict[str, Any], name: str | None = None) -> Path:
-        return self.definitions_dir / definition["op_type"] / f"{name or definition['name']}.json"
+    def tagged_for(self, slug: str, aliases: Iterable[str] = ()) -> list[str]:
+        """Names of the definitions tagged for a model, under its slug or an alias."""
+        tags = {naming.model_tag(n) for n in (slug, *aliases)}
+        return sorted(name for name, (_, data) in self.index().items() if tags & set(data.get("tags", [])))
+
+    def path_for(self, definition: dict[str, Any]) -> Path:
+        return self.definitions_dir / definition["op_type"] / f"{definition['name']}.json"
 
     # ----------------------------------------------------------------- deciding
 
-    def decide(self, definition: dict[str, Any]) -> StoreDecision:
+    def decide(self, definition: dict[str, Any], *, model_aliases: Iterable[str] = ()) -> StoreDecision:
         """What committing `definition` would do, without writing anything."""
         name = definition["name"]
-        wanted = signature(definition)
-        new_tags = set(definition.get("tags", []))
-        version = 1
-        first_conflict: tuple[Path, dict[str, Any]] | None = None
-        while True:
-            candidate = naming.versioned_name(name, version)
-            entry = self.index().get(candidate)
-            if entry is None:
-                if first_conflict is None:
-                    return StoreDecision(action="new", name=name, stored_name=candidate, path=str(self.path_for(definition, candidate)))
-                path, existing = first_conflict
-                return StoreDecision(
-                    action="conflict",
-                    name=name,
-                    stored_name=candidate,
-                    path=str(self.path_for(definition, candidate)),
-                    conflicts_with=str(path),
-                    differences=["existing file is unreadable"] if existing.get("unreadable") else signature_differences(existing, definition),
-                )
-            path, existing = entry
-            if not existing.get("unreadable") and signature(existing) == wanted:
-                missing = sorted(t for t in new_tags - set(existing.get("tags", [])) if _mergeable_tag(t))
-                # "shared" when another model starts using it; "existing" when this model
-                # already did (it may still gain metadata tags such as a newer sglang:).
-                action: Action = "shared" if any(t.startswith(naming.MODEL_TAG_PREFIX) for t in missing) else "existing"
-                return StoreDecision(action=action, name=name, stored_name=candidate, path=str(path), added_tags=missing)
-            if first_conflict is None:
-                first_conflict = entry
-            version += 1
+        entry = self.index().get(name)
+        if entry is None:
+            return StoreDecision(action="new", name=name, path=str(self.path_for(definition)))
+        path, existing = entry
+        if existing.get("unreadable"):
+            problem = next((p.error for p in self.problems if p.path == str(path)), "unreadable")
+            return self._conflict(definition, path, [f"the dataset's file cannot be read as a definition ({problem})"])
+        differences = kernel_differences(existing, definition)
+        if differences:
+            return self._conflict(definition, path, differences, signature_differences(existing, definition))
+        added = tags_to_add(existing, definition, model_aliases=model_aliases)
+        action: Action = "shared" if any(t.startswith(naming.MODEL_TAG_PREFIX) for t in added) else "existing"
+        return StoreDecision(
+            action=action, name=name, path=str(path), added_tags=added, convention_differences=signature_differences(existing, definition)
+        )
+
+    def _conflict(self, definition: dict[str, Any], path: Path, differences: list[str], conventions: list[str] = ()) -> StoreDecision:
+        proposal = self.root / CONFLICTS_DIR / f"{definition['name']}.{signature(definition)}.json"
+        return StoreDecision(
+            action="conflict",
+            name=definition["name"],
+            path=str(path),
+            differences=differences,
+            convention_differences=list(conventions),
+            proposal_path=str(proposal),
+        )
 
     # ----------------------------------------------------------------- writing
 
-    def commit(self, definition: dict[str, Any], *, merge_tags: bool = True) -> StoreDecision:
+    def commit(self, definition: dict[str, Any], *, merge_tags: bool = True, model_aliases: Iterable[str] = ()) -> StoreDecision:
         """Apply `decide(definition)` to the store; returns what was done."""
         with self.locked():
             self._index = None  # another process may have written since we last looked
-            decision = self.decide(definition)
-            if decision.action in ("new", "conflict"):
-                stored = dict(definition, name=decision.stored_name)
-                write_json_atomic(Path(decision.path), stored)
-                self.index()[decision.stored_name] = (Path(decision.path), stored)
+            decision = self.decide(definition, model_aliases=model_aliases)
+            if decision.action == "new":
+                write_json_atomic(Path(decision.path), definition)
+                self.index()[decision.name] = (Path(decision.path), definition)
+            elif decision.action == "conflict":
+                assert decision.proposal_path is not None
+                write_json_atomic(Path(decision.proposal_path), definition)
             elif decision.added_tags:
                 if not merge_tags:
                     return decision.model_copy(update={"action": "existing", "added_tags": []})
                 path = Path(decision.path)
-                existing = json.loads(path.read_text(encoding="utf-8"))
-                existing["tags"] = sorted(set(existing.get("tags", [])) | set(decision.added_tags))
-                write_json_atomic(path, existing)
-                self.index()[decision.stored_name] = (path, existing)
+                text = append_tags(path.read_text(encoding="utf-8"), decision.added_tags)
+                write_text_atomic(path, text)
+                self.index()[decision.name] = (path, json.loads(text))
             return decision
 
     def set_status(self, name: str, status: str) -> None:
-        """Replace the `status:` tag of a stored definition."""
+        """Replace the `status:` tag of a stored definition, in place in its file."""
         with self.locked():
             self._index = None
             entry = self.index().get(name)
             if entry is None or entry[1].get("unreadable"):
                 raise OutputError(f"No readable definition named {name!r} in {self.definitions_dir}.")
-            path, data = entry
-            tags = [t for t in data.get("tags", []) if not t.startswith(naming.STATUS_TAG_PREFIX)]
-            data["tags"] = sorted(tags + [naming.status_tag(status)])
-            write_json_atomic(path, data)
+            path = entry[0]
+            text = path.read_text(encoding="utf-8")
+            edited = replace_tag(text, naming.STATUS_TAG_PREFIX, naming.status_tag(status))
+            if edited != text:
+                write_text_atomic(path, edited)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -213,11 +305,6 @@ class DefinitionStore:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _mergeable_tag(tag: str) -> bool:
-    """Tags a shared definition gains from another model; status is verification's business."""
-    return not tag.startswith(naming.STATUS_TAG_PREFIX) and not tag.startswith("fi_api:")
 
 
 def check_writable(root: Path) -> None:
@@ -238,6 +325,11 @@ def check_writable(root: Path) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that readers see the old file or the whole new one, never a part."""
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` so that readers see the old file or the whole new one, never a part."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,8 +338,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise OutputError(f"Cannot write {path}: {exc.strerror}.", hint="Choose a writable --output directory.") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -43,11 +43,6 @@ def dataset_op_type(template_op_type: str) -> str:
     return _OP_TYPES.get(template_op_type, template_op_type)
 
 
-def versioned_name(name: str, version: int) -> str:
-    """The name for the `version`-th definition that conflicts with an existing `name`."""
-    return f"{name}_v{version}" if version > 1 else name
-
-
 # Tag prefixes the agent owns: set from the extraction context, never from a template.
 STATUS_TAG_PREFIX = "status:"
 MODEL_TAG_PREFIX = "model:"

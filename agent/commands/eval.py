@@ -15,15 +15,20 @@ from evals.truth import FAMILIES, GroundTruth
 
 HELP = """\
 Run the extraction for every model with ground truth (or those named) and score it:
-definition-name precision and recall, signatures of sampled definitions against the
-official flashinfer-bench ones, CPU reference checks, LLM attempts and tokens per
+definition-name precision and recall, signatures against the official flashinfer-bench
+definitions (every expected name the dataset has; documented departures counted apart),
+CPU reference checks, LLM attempts and tokens per
 kernel, and wall time. With --llm-model the pending kernels are drafted by that LLM
 (the same options as `agent extract`), so the run also scores the LLM path.
 
 Prints a table; appends the run to OUT/history.jsonl with the git commit, and writes
 OUT/report.md and OUT/history.png.
 
-Nothing is written to any dataset: each model is extracted into an empty temporary one."""
+Then the merge: the same models, in catalog order, extracted into a temporary dataset
+holding the official definitions (rebuilt from evals/ground_truth/signatures.json),
+counting duplicates, official files changed beyond added tags, and conflicts.
+
+Nothing is written to any real dataset: every extraction goes to a temporary one."""
 
 VERIFY_MODES = get_args(ExtractRequest.model_fields["verify"].annotation)
 
@@ -37,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--models", type=_names, metavar="M[,M]", help="models to evaluate (slugs or aliases; default: all with ground truth)")
     parser.add_argument("--families", type=_names, metavar="F[,F]", help=f"only these families: {', '.join(FAMILIES)}")
     parser.add_argument("--verify", choices=VERIFY_MODES, default="auto", help="reference checks, as for `agent extract` (default: auto)")
+    parser.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="skip the second pass that extracts the models, in catalog order, into the official definitions and counts duplicates and changed files",
+    )
     parser.add_argument("--explain", action="store_true", help="print every mismatch: missing, extra, signature differences, failed checks, pending")
     parser.add_argument("--out", default="evals", metavar="DIR", help="where history.jsonl, report.md and history.png go (default: ./evals)")
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to the history or rewrite the report")
@@ -52,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     # machine that only runs `agent verify` does not have.
     from evals.history import EvalRecord, append_record, git_state, load_records
     from evals.report import comparable, explain, render_chart, render_markdown, render_table
-    from evals.runner import EvalOptions, make_context, run_models
+    from evals.runner import EvalOptions, make_context, run_merge, run_models
     from evals.scoring import ModelRun, score_model, summarize
 
     truth = GroundTruth.load()
@@ -76,8 +86,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"[eval {index}/{len(selected)}] {model_run.model}: {outcome} ({model_run.seconds:.1f}s)", file=sys.stderr, flush=True)
 
     runs = run_models(selected, options, context, on_result=progress)
-    scores = [score_model(t, truth.signatures, r, truth.conventions) for t, r in zip(selected, runs)]
+    scores = [score_model(t, truth.signatures, r) for t, r in zip(selected, runs)]
+    merge = None
+    if not args.no_merge:
+        if not args.quiet:
+            print(f"[eval] merging the {len(selected)} models into the official definitions (catalog order)", file=sys.stderr, flush=True)
+        # Without the LLM: the merge scores the store, and drafting again would cost tokens twice.
+        merge = run_merge(selected, truth.signatures, options, make_context(options))
     record = EvalRecord(
+        merge=merge,
         git=git_state(ignore=list(paths.values())),
         sglang_version=next((r.sglang_version for r in runs if r.sglang_version), None),
         options={"verify": args.verify, "llm": args.llm_model},

@@ -20,8 +20,10 @@ from tools.verification.sandbox import SandboxLimits
 HELP = """\
 Find MODEL's implementation in SGLang, work out every GPU kernel serving it runs, and
 write each as a FlashInfer-Trace Definition JSON under OUTPUT/definitions/{op_type}/.
-Definitions that already exist are not rewritten: identical ones gain the model's tag,
-conflicting ones are written under a versioned name and flagged.
+The output dataset is the reference: a kernel it already defines under the planned name
+is taken as the dataset has it, and its file only gains this model's model:/tp:/ep: tags
+(no other byte changes). A name the dataset uses for another kernel is a conflict: it is
+not written (exit status 4); the report says what differs and where the proposal is kept.
 
 Kernels FlashInfer's trace templates cover are built without an LLM; the rest are
 listed as pending (exit status 3) unless an LLM is configured (--llm-model): it drafts

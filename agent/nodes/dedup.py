@@ -33,7 +33,7 @@ def deduplicate(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
         if task.definition is None or task.status != "planned":
             tasks.append(task)
             continue
-        decision = store.decide(task.definition)
+        decision = store.decide(task.definition, model_aliases=state.model.aliases if state.model else ())
         counts[decision.action] += 1
         status = "exists" if decision.action in ("existing", "shared") else "drafted"
         tasks.append(task.model_copy(update={"decision": decision, "status": status}))
@@ -41,7 +41,8 @@ def deduplicate(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
         runtime.context.progress.warn(f"unreadable file in the store, left untouched: {problem.path} ({problem.error})")
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     runtime.context.progress.stage("dedup", summary + (f"; {recalled} LLM-drafted in earlier runs, reused" if recalled else ""))
-    return {"tasks": tasks}
+    assert state.model is not None
+    return {"tasks": tasks, "dataset_tagged": store.tagged_for(state.model.slug, state.model.aliases)}
 
 
 def _recall(task: KernelTask, state: ExtractionState, store: DefinitionStore, drafted: DraftedIndex) -> KernelTask:
@@ -54,5 +55,5 @@ def _recall(task: KernelTask, state: ExtractionState, store: DefinitionStore, dr
     ours = draft_tags(state.model.slug, state.sglang.version, tp=task.tp or 1, ep=task.ep or 1, stage=stage)
     definition = dict(stored, tags=sorted(set(stored.get("tags", [])) | set(ours)))
     return task.model_copy(
-        update={"definition": definition, "decision": store.decide(definition), "status": "exists", "note": "drafted by an LLM in an earlier run"}
+        update={"definition": definition, "decision": store.decide(definition, model_aliases=state.model.aliases), "status": "exists", "note": "drafted by an LLM in an earlier run"}
     )

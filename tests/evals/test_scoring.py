@@ -37,6 +37,7 @@ def as_definition(signature):
         "axes": {k: {"type": "var"} if v == "var" else {"type": "const", "value": v} for k, v in signature.axes.items()},
         "inputs": {k: {"shape": t.shape, "dtype": t.dtype} for k, t in signature.inputs.items()},
         "outputs": {k: {"shape": t.shape, "dtype": t.dtype} for k, t in signature.outputs.items()},
+        "constraints": list(signature.constraints),
     }
 
 
@@ -69,6 +70,7 @@ def test_each_kind_of_signature_difference_is_named():
     broken["inputs"]["k_cache"]["shape"] = ["num_pages", "num_kv_heads", "page_size", "head_dim"]
     broken["inputs"]["kv_last_page_len"] = {"shape": ["batch_size"], "dtype": "int32"}
     del broken["outputs"]["lse"]
+    broken["constraints"] = broken["constraints"][:1]
     assert signature_differences(SIGNATURES[DECODE], broken) == [
         "axis num_qo_heads is var, expected 32",
         "axis page_size is 16, expected 1",
@@ -76,11 +78,37 @@ def test_each_kind_of_signature_difference_is_named():
         "input kv_last_page_len is not in the official definition",
         "input q dtype float16, expected bfloat16",
         "output lse is missing",
+        "constraints ['len_indptr == batch_size + 1'], expected ['len_indptr == batch_size + 1', 'num_kv_indices == kv_indptr[-1].item()']",
     ]
 
 
+def test_inputs_in_another_order_differ():
+    definition = as_definition(SIGNATURES[DECODE])
+    swapped = dict(definition, inputs=dict(reversed(list(definition["inputs"].items()))))
+    assert signature_differences(SIGNATURES[DECODE], swapped) == [
+        f"inputs in the order {list(swapped['inputs'])}, expected {list(definition['inputs'])}"
+    ]
+
+
+def test_every_expected_official_name_is_checked_and_a_departure_is_counted_apart():
+    moe = "moe_fp8_block_scale_renorm_topk10_e128_h2048_i512"
+    official = as_definition(SIGNATURES[moe]) | {"name": moe}
+    ours = copy.deepcopy(official)
+    ours["axes"]["num_experts"] = {"type": "const", "value": 512}
+    ours["inputs"]["routing_logits"]["shape"] = ["seq_len", "num_experts"]
+    toy = truth(expected=[{"name": moe, "source": "x"}, {"name": DECODE, "source": "x"}, {"name": "rmsnorm_h64", "source": "x"}])
+    run = ModelRun(model="toy", tp=[1], ep=[1], seconds=1.0, definitions=[extracted(moe, definition=ours)])
+    score = score_model(toy, SIGNATURES, run)
+    # Both official names are checked, without being sampled; rmsnorm_h64 has no official file.
+    assert [(s.name, s.produced) for s in score.signatures] == [(DECODE, False), (moe, True)]
+    (departed,) = [s for s in score.signatures if s.produced]
+    assert departed.departed and not departed.matched and "512 experts" in departed.departure
+    assert (score.signatures_checked, score.signatures_matched, score.signatures_departed) == (1, 0, 1)
+
+
 def extracted(name, **fields):
-    return ExtractedDefinition(name=name, definition={"name": name}, origin=fields.pop("origin", "template"), **fields)
+    definition = fields.pop("definition", {"name": name})
+    return ExtractedDefinition(name=name, definition=definition, origin=fields.pop("origin", "template"), **fields)
 
 
 def test_checks_count_passed_failed_and_skipped_separately():

@@ -22,7 +22,7 @@ def read(path):
 def test_new_then_existing_then_shared(tmp_path):
     store = DefinitionStore(tmp_path)
     first = store.commit(definition())
-    assert first.action == "new" and first.stored_name == "rmsnorm_h4096"
+    assert first.action == "new" and first.name == "rmsnorm_h4096"
     path = tmp_path / "definitions" / "rmsnorm" / "rmsnorm_h4096.json"
     assert read(path)["name"] == "rmsnorm_h4096"
     before = path.read_bytes()
@@ -34,26 +34,44 @@ def test_new_then_existing_then_shared(tmp_path):
     shared = DefinitionStore(tmp_path).commit(definition(model="qwen3-8b"))
     assert shared.action == "shared" and shared.added_tags == ["model:qwen3-8b"]
     tags = read(path)["tags"]
+    assert tags[: len(read_tags(before))] == read_tags(before) or set(read_tags(before)) < set(tags)
     assert {"model:llama-3.1-8b", "model:qwen3-8b"} <= set(tags)
-    assert tags == sorted(tags)
 
 
-def test_a_conflicting_signature_is_versioned_never_overwritten(tmp_path):
+def read_tags(raw: bytes) -> list[str]:
+    return json.loads(raw)["tags"]
+
+
+def test_another_kernel_under_the_name_is_a_conflict_and_nothing_is_written(tmp_path):
     store = DefinitionStore(tmp_path)
     store.commit(definition())
     original = tmp_path / "definitions" / "rmsnorm" / "rmsnorm_h4096.json"
     before = original.read_bytes()
-    altered = definition(model="other")
-    altered["inputs"]["weight"]["dtype"] = "float32"
-    decision = DefinitionStore(tmp_path).commit(altered)
+    other = definition(model="other")
+    other["axes"]["hidden_size"]["value"] = 5120
+    decision = DefinitionStore(tmp_path).commit(other)
     assert decision.action == "conflict"
-    assert decision.stored_name == "rmsnorm_h4096_v2"
-    assert any("inputs.weight" in d and "float32" in d for d in decision.differences)
+    assert decision.differences == ["axis hidden_size = 4096 in the dataset, 5120 here"]
     assert original.read_bytes() == before
-    versioned = read(tmp_path / "definitions" / "rmsnorm" / "rmsnorm_h4096_v2.json")
-    assert versioned["name"] == "rmsnorm_h4096_v2"
-    # The same conflicting definition again lands on its versioned twin, not a _v3.
-    assert DefinitionStore(tmp_path).commit(altered).stored_name == "rmsnorm_h4096_v2"
+    assert sorted(p.name for p in original.parent.iterdir() if not p.name.startswith(".")) == ["rmsnorm_h4096.json"]
+    # The proposal is kept for review outside the dataset's definitions.
+    kept = read(decision.proposal_path)
+    assert kept == other and ".agent/conflicts" in decision.proposal_path
+    # The same conflicting definition again keeps the same proposal file, nothing more.
+    assert DefinitionStore(tmp_path).commit(other).proposal_path == decision.proposal_path
+    assert len(list((tmp_path / ".agent" / "conflicts").iterdir())) == 1
+
+
+def test_a_dtype_or_layout_convention_is_the_same_kernel(tmp_path):
+    store = DefinitionStore(tmp_path)
+    store.commit(definition())
+    original = tmp_path / "definitions" / "rmsnorm" / "rmsnorm_h4096.json"
+    other = definition(model="other")
+    other["inputs"]["weight"]["dtype"] = "float32"
+    decision = DefinitionStore(tmp_path).commit(other)
+    assert decision.action == "shared" and decision.added_tags == ["model:other"]
+    assert decision.convention_differences == ["inputs.weight: [['hidden_size'], 'bfloat16'] -> [['hidden_size'], 'float32']"]
+    assert read(original)["inputs"]["weight"]["dtype"] == "bfloat16"
 
 
 def test_signature_ignores_descriptions_tags_and_reference():
@@ -71,8 +89,9 @@ def test_an_unreadable_file_is_never_overwritten(tmp_path):
     broken.write_text("{ not json")
     store = DefinitionStore(tmp_path)
     decision = store.commit(definition())
-    assert decision.action == "conflict" and decision.stored_name == "rmsnorm_h4096_v2"
+    assert decision.action == "conflict" and "cannot be read" in decision.differences[0]
     assert broken.read_text() == "{ not json"
+    assert sorted(p.name for p in broken.parent.iterdir()) == ["rmsnorm_h4096.json"]
     assert store.problems and store.problems[0].path.endswith("rmsnorm_h4096.json")
 
 

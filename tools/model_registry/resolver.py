@@ -51,6 +51,9 @@ class ResolvedModel(BaseModel):
     """Other catalog models and SGLang files the name also matched."""
     other_classes: list[SglangModelClass] = Field(default_factory=list)
     """Other SGLang files whose EntryClass declares the same architecture."""
+    aliases: list[str] = Field(default_factory=list)
+    """Other names of the model (the catalog's aliases and repo name, lowercase): a dataset
+    definition tagged `model:<alias>` is already tagged for this model."""
 
 
 def scan_entry_classes(source: SglangSource) -> list[SglangModelClass]:
@@ -145,6 +148,7 @@ class ModelResolver:
             chosen_because=because or f"config architecture {architecture}",
             other_matches=others,
             other_classes=[m for m in matches if m is not chosen],
+            aliases=sorted({n.lower() for n in entry.names()} - {slug}) if entry else [],
         )
 
     # ----------------------------------------------------------------- name lookup
