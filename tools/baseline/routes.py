@@ -189,7 +189,8 @@ def route_names(component: Component, spec: KernelSpec | None, quant_method: str
     if kind == "attention.radix":
         return _attention_routes(component, spec)
     if kind in ("norm.rmsnorm", "norm.gemma_rmsnorm"):
-        fused = spec is not None and spec.family.startswith("fused_add_")
+        # `fused_add_rmsnorm` and `gemma_fused_add_rmsnorm`: the residual-add kernels.
+        fused = spec is not None and "fused_add_" in spec.family
         return [kind.replace("rmsnorm", "fused_add_rmsnorm") if fused else kind]
     if kind == "norm.layernorm":
         return [kind]
