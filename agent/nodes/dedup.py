@@ -51,7 +51,7 @@ def _recall(task: KernelTask, state: ExtractionState, store: DefinitionStore, dr
     if stored is None:
         return task
     stage = task.spec.stage if task.spec else None
-    ours = draft_tags(state.model.slug, state.sglang.version, tp=task.tp or 1, ep=task.ep or 1, stage=stage)
+    ours = draft_tags(state.model.slug, stored["op_type"], stored["name"], tp=task.tp or 1, ep=task.ep or 1, stage=stage)
     definition = dict(stored, tags=sorted(set(stored.get("tags", [])) | set(ours)))
     return task.model_copy(
         update={"definition": definition, "decision": store.decide(definition), "status": "exists", "note": "drafted by an LLM in an earlier run"}
