@@ -5,7 +5,7 @@ The verification bindings plan whole pages only, so until they pass `kv_last_pag
 this is the check that the references written in `paged_references.py` compute what the
 kernels compute, sequences ending mid-page included. One device call, from the repo root:
 
-    source .device-bundle/install.sh && python benchmarks/check_last_page_gpu.py
+    source .device-bundle/install.sh && python3 benchmarks/check_last_page_gpu.py
 
 Prints one line per definition and case (PASS or FAIL, the largest output and LSE errors)
 and exits 1 if any case fails.
@@ -14,14 +14,17 @@ and exits 1 if any case fails.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import flashinfer
 import torch
 
-from tools.definition_builder.builder import BuildContext, build_definition
-from tools.kernel_spec import KernelSpec
-from tools.verification.inputs import default_cases, make_inputs
-from tools.verification.worker import load_reference
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tools.definition_builder.builder import BuildContext, build_definition  # noqa: E402
+from tools.kernel_spec import KernelSpec  # noqa: E402
+from tools.verification.inputs import default_cases, make_inputs  # noqa: E402
+from tools.verification.worker import load_reference  # noqa: E402
 
 WORKSPACE = 128 * 1024 * 1024
 TOLERANCE = 2e-2
