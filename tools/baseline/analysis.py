@@ -63,7 +63,7 @@ def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list
     quant_method = (model.config.get("quantization_config") or {}).get("quant_method")
     first = inventories[0]
     locator = EntryPointLocator(index, ModelInterpreter(index, model.config, ParallelProfile(tp=first.tp, ep=first.ep)))
-    names = DefinitionNames(BuildContext(model_slug=model.slug, sglang_version=version))
+    names = DefinitionNames(BuildContext(model_slug=model.slug))
     options = PlanOptions(page_sizes=model.profile.page_sizes)
     calls: list[KernelCall] = []
     profiles: list[ProfileImplementation] = []

@@ -26,14 +26,13 @@ AXES = {
     "gemma_rmsnorm": {"hidden_size": 64},
     "gemma_fused_add_rmsnorm": {"hidden_size": 64},
     "layernorm": {"hidden_size": 64},
-    "gemm": {"N": 48, "K": 32},
-    "gqa_paged_decode": {**SMALL_GQA, "page_size": 16},
-    "gqa_paged_prefill": {**SMALL_GQA, "page_size": 16},
+    "gqa_paged_decode": {**SMALL_GQA, "page_size": 1},
+    "gqa_paged_prefill": {**SMALL_GQA, "page_size": 1},
     "gqa_ragged_prefill": SMALL_GQA,
     "top_k_sampling_from_probs": {"vocab_size": 100},
     "top_p_sampling_from_probs": {"vocab_size": 100},
     "top_k_top_p_sampling_from_probs": {"vocab_size": 100},
-    "mla_paged_decode": {**MLA, "page_size": 64},
+    "mla_paged_decode": {**MLA, "page_size": 1},
     "mla_paged_prefill": {**MLA, "page_size": 1},
     "mla_ragged_prefill": {"num_qo_heads": 16, "qk_dim": 192, "vo_dim": 128},
     "rope_with_cos_sin_cache": {"head_size": 64, "rotary_dim": 32},
@@ -43,8 +42,10 @@ OPTIONS = {"rope_with_cos_sin_cache": [{"is_neox": True}, {"is_neox": False}]}
 # Builder families with no FlashInfer binding yet: verification reports them as unverifiable.
 # GDN and KDA: FlashInfer's kernels for them are CuTe DSL (cutlass-dsl, not installed on
 # the H100 used for GPU checks), and SGLang runs its FlashInfer KDA path on SM100+ only.
+# GEMM: the dataset's GEMMs are float16 with B [N, K]; FlashInfer 0.7.2 has no float16 GEMM
+# API (its mm_bf16 binding served the former bf16 [K, N] definitions).
 UNBOUND = {
-    "gemm_fp8_block_scale", "dsa_sparse_attention", "dsa_topk_indexer", "moe_fp8_block_scale",
+    "gemm", "gemm_fp8_block_scale", "dsa_sparse_attention", "dsa_topk_indexer", "moe_fp8_block_scale",
     "gdn_decode", "gdn_mtp", "gdn_prefill", "kda_prefill", "kda_decode",
 }
 ENVIRONMENT = Environment(device="gpu", gpu_name="NVIDIA H100 80GB HBM3", torch="2.11.0", flashinfer="0.7.2.post1", python="3.12", platform="linux")
@@ -88,6 +89,13 @@ def test_definitions_without_a_binding_get_none():
     axes = {"num_experts": 8, "top_k": 2, "num_local_experts": 8, "hidden_size": 256, "intermediate_size": 128}
     moe = build_definition(KernelSpec(family="moe_fp8_block_scale", axes=axes, options={"routing": "renormalize"}), CONTEXT)
     assert fi_api_of(moe) and binding_for(moe) is None
+
+
+@pytest.mark.parametrize("family, axes", [("gqa_paged_decode", {**SMALL_GQA, "page_size": 16}), ("mla_paged_prefill", {**MLA, "page_size": 64})])
+def test_paged_definitions_with_a_last_page_length_are_not_bound_by_the_whole_page_kernels(family, axes):
+    # Their kernels plan every page full; the page-size > 1 definitions take kv_last_page_len.
+    definition = build(family, **axes)
+    assert "kv_last_page_len" in definition["inputs"] and binding_for(definition) is None
 
 
 @pytest.mark.parametrize("definition", list(all_definitions()))
