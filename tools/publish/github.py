@@ -87,10 +87,12 @@ class GitHubPublisher:
         return _pull_request(newest, submission)
 
     def open(self, submission: Submission) -> PullRequest:
-        base = self._base_commit()
-        commit = self.git.commit_files(base, submission.files, submission.commit_message or submission.title)
-        # No pull request has this branch (find said so): a branch a crashed run pushed is ours to replace.
-        self.git.run("push", "--quiet", "--force", self.push_url, f"{commit}:refs/heads/{submission.branch}")
+        # A branch already on the fork (a crashed run pushed it, or a listing that lags
+        # behind) gets a commit on top: nothing is ever force-pushed.
+        parent = self.git.fetch_branch(self.push_url, submission.branch) or self._base_commit()
+        commit = self.git.commit_files(parent, submission.files, submission.commit_message or submission.title)
+        if commit != parent or parent == self._base_commit():
+            self.git.push(self.push_url, commit, submission.branch)
         body = {
             "title": submission.title,
             "head": f"{self.fork_owner}:{submission.branch}",

@@ -31,7 +31,7 @@ class LocalPublisher:
         if tip is None:
             return None
         keys = [m["key"] for m in _KEY_TRAILER.finditer(self.git.message(tip)) if m["id"] == submission.id]
-        merged = tip != self.base and self.git.is_ancestor(tip, self.base)
+        merged = self.git.is_ancestor(tip, self.base)
         return PullRequest(backend=self.name, url=self._url(submission.branch), status="merged" if merged else "open", branch=submission.branch, key=keys[-1] if keys else None)
 
     def open(self, submission: Submission) -> PullRequest:
