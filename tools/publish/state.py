@@ -63,6 +63,8 @@ class BatchState(BaseModel):
     """The options the run was started with; `--resume` refuses a different request."""
     models: dict[str, ModelRecord] = Field(default_factory=dict)
     verification_done: bool = False
+    environment: dict[str, Any] | None = None
+    """Where the verdicts were reached (`tools.verification.environment.Environment`); None when no comparison ran."""
     verdicts: dict[str, Verdict] = Field(default_factory=dict)
     bundles: dict[str, BundleRecord] = Field(default_factory=dict)
 
