@@ -10,7 +10,9 @@ checkout itself is never written (a dry run reads it directly and writes nothing
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 import time
 import traceback
 import uuid
@@ -163,16 +165,45 @@ def extract_models(jobs: list[ExtractionJob], workers: int, on_done: Callable[[M
         for job in jobs:
             on_done(extract_model(job, context))
         return
-    # spawn: the parent may hold CUDA (verification) or threads (the fake servers in tests);
-    # a fresh interpreter per worker is the only start method safe with both.
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(extract_model, job) for job in jobs]
+    # The costliest models first, so that no worker starts a long one when the others are done.
+    ordered = sorted(jobs, key=lambda job: expected_cost(job.model.slug), reverse=True)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=_start_method()) as pool:
+        futures = [pool.submit(extract_model, job) for job in ordered]
         try:
             for future in as_completed(futures):
                 on_done(future.result())
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def expected_cost(slug: str) -> tuple[bool, int]:
+    """Interpreting a MoE or hybrid model costs far more than a dense one, and more layers
+    more: a rank, from the catalog's shipped config (no timing involved)."""
+    from tools.model_registry.catalog import Catalog
+
+    entry = Catalog.load().find(slug)
+    if entry is None:
+        return (False, 0)
+    text = entry.config_path.read_text(encoding="utf-8")
+    config = json.loads(text)
+    layers = config.get("num_hidden_layers") or (config.get(entry.text_config_key or "", {}) or {}).get("num_hidden_layers") or 0
+    return ("expert" in text, int(layers))
+
+
+def _start_method():
+    """fork when it is safe, so workers start with the graph, FlashInfer's templates and
+    flashinfer-bench already imported (seconds per worker); spawn once CUDA is initialised."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return get_context("spawn")
+    import flashinfer  # noqa: F401 - the definition builder's templates
+    import flashinfer_bench.data  # noqa: F401 - definitions are validated with it
+
+    import agent.commands.extract  # noqa: F401
+    import agent.graph  # noqa: F401
+
+    return get_context("fork")
 
 
 _CONTEXTS: dict[str, AgentContext] = {}
