@@ -21,6 +21,7 @@ from agent.progress import Progress
 from tools import naming
 from tools.dedup_store import DefinitionStore, signature, write_json_atomic
 from tools.publish.state import Verdict
+from tools.verification.run_log import VerificationRun
 
 MERGED_TAG_PREFIXES = (naming.MODEL_TAG_PREFIX, "tp:", "ep:")
 VerifyMode = Literal["auto", "cpu", "none"]
@@ -85,8 +86,12 @@ def verify_candidates(store: DefinitionStore, names: list[str], mode: VerifyMode
     run = run_verification(store, definitions, environment, selection={"names": sorted(names), "batch": True})
     log = write_run(store.root, run)
     progress.stage("verify", f"verdicts logged in {log}")
-    verdicts = {
+    return verdicts_of(run), environment.model_dump(mode="json")
+
+
+def verdicts_of(run: VerificationRun) -> dict[str, Verdict]:
+    """This run's verdicts: verified only where the comparison passed and the gate wrote `verified`."""
+    return {
         r.name: Verdict(name=r.name, verified=bool(r.passed and r.status == "verified"), summary=r.summary, baseline_solution=r.baseline_solution)
         for r in run.results
     }
-    return verdicts, environment.model_dump(mode="json")
