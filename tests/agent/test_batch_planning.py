@@ -70,9 +70,11 @@ def test_only_definitions_verified_in_this_run_are_bundled(tmp_path):
 
 
 def test_one_definition_new_for_two_models_is_one_candidate_with_both_tags_and_per_model_groups(tmp_path):
-    norm, gemm = build("rmsnorm", hidden_size=64), build("gemm", N=32, K=64)
-    other = {**norm, "tags": [t if not t.startswith("model:") else "model:model-b" for t in norm["tags"]]}
-    outcomes = [outcome(tmp_path, "model-a", [norm, gemm]), outcome(tmp_path, "model-b", [other])]
+    def for_model(definition: dict, slug: str) -> dict:
+        return {**definition, "tags": [t if not t.startswith("model:") else f"model:{slug}" for t in definition["tags"]]}
+
+    norm, gemm = for_model(build("rmsnorm", hidden_size=64), "model-a"), for_model(build("gemm", N=32, K=64), "model-a")
+    outcomes = [outcome(tmp_path, "model-a", [norm, gemm]), outcome(tmp_path, "model-b", [for_model(norm, "model-b")])]
     candidates, verdicts = verified_in_this_run(tmp_path, outcomes, {norm["name"]: norm["reference"], gemm["name"]: gemm["reference"]})
     assert candidates[norm["name"]].models == ["model-a", "model-b"]
     assert {"model:model-a", "model:model-b"} <= set(candidates[norm["name"]].definition["tags"])
