@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from tests.fakes.server import LoopbackServer, Request
+from tests.fakes.server import FakeService, Request
 
 
-class FakeGitHub:
+class FakeGitHub(FakeService):
     def __init__(self, repo: str, token: str, user: str = "agent-bot") -> None:
         self.repo = repo
         self.token = token
@@ -22,19 +22,7 @@ class FakeGitHub:
         self.pulls: list[dict[str, Any]] = []
         self.hide_from_next_listing = False
         self.after_create: Callable[[dict[str, Any]], None] | None = None
-        self.server = LoopbackServer(self._route)
-
-    def __enter__(self) -> "FakeGitHub":
-        self.server.__enter__()
-        self.url = self.server.url
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.__exit__(*exc)
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
+        super().__init__()
 
     def close(self, number: int, merged: bool = False) -> None:
         pull = self.pulls[number - 1]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from tests.fakes.server import LoopbackServer, Request
+from tests.fakes.server import FakeService, Request
 
 CREATED_AT = "2026-11-29T12:00:00.000Z"
 
@@ -32,26 +32,14 @@ class HubPullRequest:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-class FakeHub:
+class FakeHub(FakeService):
     def __init__(self, repo_id: str, token: str, user: str = "agent-bot") -> None:
         self.repo_id = repo_id
         self.token = token
         self.user = user
         self.pulls: dict[int, HubPullRequest] = {}
         self.after_create: Callable[[HubPullRequest], None] | None = None
-        self.server = LoopbackServer(self._route)
-
-    def __enter__(self) -> "FakeHub":
-        self.server.__enter__()
-        self.url = self.server.url
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.__exit__(*exc)
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
+        super().__init__()
 
     def close(self, num: int, status: str = "closed") -> None:
         self.pulls[num].status = status

@@ -73,3 +73,26 @@ class LoopbackServer:
 
     def writes(self) -> list[Request]:
         return [r for r in self.requests if r.method != "GET"]
+
+
+class FakeService:
+    """A fake remote: a `_route` method served on loopback, used as a context manager."""
+
+    def __init__(self) -> None:
+        self.server = LoopbackServer(self._route)
+        self.url = ""
+
+    def _route(self, request: Request) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.server.__enter__()
+        self.url = self.server.url
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.__exit__(*exc)
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
