@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_codes.BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        if getattr(args, "command", None) == "extract" and not getattr(args, "dry_run", False):
+        if getattr(args, "command", None) in ("extract", "batch") and not getattr(args, "dry_run", False):
             print("hint: run the same command with --resume to continue from the last checkpoint", file=sys.stderr)
         return exit_codes.INTERRUPTED
     except BrokenPipeError:

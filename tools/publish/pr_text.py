@@ -58,7 +58,7 @@ def dataset_body(bundle: Bundle, provenance: Provenance) -> str:
     else:
         lines.append("New definitions extracted from SGLang's implementation of " + ", ".join(_model_line(provenance, m) for m in bundle.models) + ".")
     if not bundle.verified:
-        lines += ["", f"{UNVERIFIED_MARK} **Not verified in this run** (opened as a draft with `--allow-unverified`):", ""]
+        lines += ["", f"{UNVERIFIED_MARK} **Not verified in this run** (proposed anyway with `--allow-unverified`; do not merge before it is):", ""]
         lines += [f"- {reason}" for reason in bundle.unverified_reasons]
     lines += ["", "## Provenance", ""]
     lines += [
