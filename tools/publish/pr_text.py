@@ -43,12 +43,19 @@ def dataset_title(bundle: Bundle) -> str:
     if bundle.kind == "tags":
         (model,) = bundle.models
         return f"Tag {len(bundle.definitions)} existing definition{'s' if len(bundle.definitions) > 1 else ''} with model:{model}"
-    parts = "definition + reference test + baseline solution" + (" + workloads + traces" if bundle.has_workloads else "")
+    parts = " + ".join(_contents(bundle))
     if bundle.id.startswith("definition:"):
         title = f"Add {bundle.definitions[0]}: {parts}"
     else:
         title = f"Add {len(bundle.definitions)} definitions for {bundle.models[0]}: {parts}"
     return title if bundle.verified else f"{UNVERIFIED_MARK} [unverified] {title}"
+
+
+def _contents(bundle: Bundle) -> list[str]:
+    """What the bundle carries, in the dataset's words (its title says no more than that)."""
+    kinds = [("definitions/", "definition"), ("tests/references/", "reference test"), ("solutions/", "baseline solution"),
+             ("workloads/", "workloads"), ("blob/", "blobs"), ("traces/", "traces")]
+    return [word for prefix, word in kinds if any(p.startswith(prefix) for p in bundle.files)]
 
 
 def dataset_body(bundle: Bundle, provenance: Provenance) -> str:
