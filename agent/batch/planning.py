@@ -20,7 +20,7 @@ from typing import Callable, Literal
 from agent.batch.extraction import ModelOutcome
 from agent.batch.verification import Candidate
 from tools.publish.bundle import Bundle, definition_files, definitions_bundle, tags_bundle
-from tools.publish.layout import definition_path
+from tools.publish.layout import definition_path, reference_test_path
 from tools.publish.state import Verdict
 
 Group = Literal["per-definition", "per-model"]
@@ -103,15 +103,15 @@ def plan_bundles(
 
 
 def _definition_files(candidate: Candidate, root: Path, verdict: Verdict | None, reference_test: ReferenceTestMaker, options: PlanOptions) -> dict[str, bytes]:
-    definition_file = root / definition_path(candidate.op_type, candidate.name)
     if options.dry_run:  # nothing was written: the planned definition, as it would be
-        definition_file = None
+        return {
+            definition_path(candidate.op_type, candidate.name): (json.dumps(candidate.definition, indent=2) + "\n").encode(),
+            reference_test_path(candidate.name): reference_test(candidate.definition).encode(),
+        }
+    definition_file = root / definition_path(candidate.op_type, candidate.name)
+    stored = json.loads(definition_file.read_text(encoding="utf-8"))  # with the status the gate wrote
     solution = Path(verdict.baseline_solution) if verdict and verdict.baseline_solution else None
-    stored = json.loads(definition_file.read_text(encoding="utf-8")) if definition_file else candidate.definition
-    test = reference_test(stored)
-    if definition_file is None:
-        return {definition_path(candidate.op_type, candidate.name): (json.dumps(stored, indent=2) + "\n").encode(), f"tests/references/test_{candidate.name}.py": test.encode()}
-    return definition_files(definition_file, stored, solution_file=solution, reference_test=test, workloads_dir=options.workloads)
+    return definition_files(definition_file, stored, solution_file=solution, reference_test=reference_test(stored), workloads_dir=options.workloads)
 
 
 def _group(included: dict[str, dict[str, bytes]], candidates: dict[str, Candidate], unverified: dict[str, str], options: PlanOptions) -> list[PlannedBundle]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from agent.batch.extraction import ExtractionOptions
 from agent.batch.models import from_catalog, from_file, from_names, unique
@@ -124,8 +125,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _backends(args: argparse.Namespace, publish: list[str], progress: Progress) -> Backends:
     """Every requested backend, its token read and checked before any work."""
-    from pathlib import Path
-
     backends = Backends(dataset=[])
     if "local" in publish:
         from tools.publish.local import LocalPublisher

@@ -57,9 +57,6 @@ class Git:
             self._identity_env = {} if configured.returncode == 0 and configured.stdout.strip() else fallback
         return self._identity_env
 
-    def is_repository(self) -> bool:
-        return self.run("rev-parse", "--git-dir", check=False) != ""
-
     def resolve(self, ref: str) -> str | None:
         out = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
         return out or None
