@@ -23,7 +23,6 @@ from tests.fakes.github import FakeGitHub
 from tests.fakes.hub import FakeHub
 from tests.tools.publish.gitrepos import files_at, git, make_bare, make_repo
 
-
 REPO = Path(__file__).resolve().parents[2]
 HF_TOKEN = "hf_batch_secret_token_0123456789"
 GH_TOKEN = "ghp_batch_secret_token_abcdef012"
