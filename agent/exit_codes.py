@@ -11,8 +11,8 @@ INCOMPLETE = 3
 NEEDS_REVIEW = 4
 """Everything was produced, but some definitions conflicted with existing ones and were
 written under versioned names for review."""
+INTERRUPTED = 130
+"""Stopped by Ctrl-C; rerun with --resume to continue."""
 PUBLISH_FAILED = 5
 """`agent batch`: a remote (the Hub, GitHub, a git remote) failed a request. What was
 published before is recorded; rerun with --resume to continue."""
-INTERRUPTED = 130
-"""Stopped by Ctrl-C; rerun with --resume to continue."""

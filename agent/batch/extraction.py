@@ -125,22 +125,7 @@ def extract_model(job: ExtractionJob, context: AgentContext | None = None) -> Mo
     except Exception as exc:  # a bug in one model must not lose the others' work
         trace = traceback.format_exc(limit=4)
         return ModelOutcome(slug=model.slug, workspace=job.workspace, error=f"internal error: {type(exc).__name__}: {exc}\n{trace}", seconds=time.monotonic() - started)
-    definitions = [
-        DefinitionOutcome(
-            name=task.decision.stored_name,
-            planned_name=task.decision.name,
-            action=task.decision.action,
-            op_type=task.definition["op_type"],
-            path=task.decision.path,
-            added_tags=task.decision.added_tags,
-            differences=task.decision.differences,
-            conflicts_with=task.decision.conflicts_with,
-            origin=task.origin,
-            definition=task.definition if options.dry_run else None,
-        )
-        for task in state.tasks
-        if task.decision is not None
-    ]
+    definitions = [_definition_outcome(task, keep_definition=options.dry_run) for task in state.tasks if task.decision is not None]
     return ModelOutcome(
         slug=report.model,
         display_name=report.display_name,
@@ -155,6 +140,25 @@ def extract_model(job: ExtractionJob, context: AgentContext | None = None) -> Mo
         failed=[f"{e.name}: {e.note or e.check}" for e in report.of("failed")],
         report_path=state.report_path,
         seconds=time.monotonic() - started,
+    )
+
+
+def _definition_outcome(task, *, keep_definition: bool) -> DefinitionOutcome:
+    decision = task.decision
+    # The store that makes the dataset the reference writes nothing on a conflict (the
+    # proposal goes to `proposal_path`, `path` is the dataset's file); the one before it
+    # wrote a versioned copy (`stored_name`) and named the file it conflicts with.
+    return DefinitionOutcome(
+        name=getattr(decision, "stored_name", None) or decision.name,
+        planned_name=decision.name,
+        action=decision.action,
+        op_type=task.definition["op_type"],
+        path=decision.path,
+        added_tags=decision.added_tags,
+        differences=decision.differences,
+        conflicts_with=getattr(decision, "conflicts_with", None) or (decision.path if decision.action == "conflict" else None),
+        origin=task.origin,
+        definition=task.definition if keep_definition else None,
     )
 
 
