@@ -9,8 +9,9 @@
 #   command: bash benchmarks/gpu_batch_check.sh    carry: [".device-bundle", "build/batch-bundles"]    timeout_s: 600
 #
 # What to look for in session.log: `agent verify` "total: N verified, 0 failed" for the
-# definitions with a binding, and pytest "N passed" for tests/references with no failure
-# and no skip (a skip there means the GPU or FlashInfer was not found).
+# definitions with a binding, pytest "N passed" for tests/references with no failure and no
+# skip (a skip there means the GPU or FlashInfer was not found), and "1 passed" for the
+# generated tests of tests/tools/publish/test_reference_test.py.
 # Writes under $OUT: session.log, verify-report.json, pytest-references.xml.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +36,7 @@ report=$(ls -t "$bundles"/verification/*.json 2>/dev/null | head -n 1)
 
 echo "=== $(date +%T) pytest tests/references (the generated tests, standalone: run from the dataset root)"
 (cd "$bundles" && python3 -m pytest -q -p no:cacheprovider -rs tests/references --junitxml "$(cd "$repo" && realpath "$out")/pytest-references.xml") || status=$?
+echo "=== $(date +%T) pytest -m gpu tests/tools/publish/test_reference_test.py (generated tests for small definitions of each family)"
+python3 -m pytest -m gpu -q -p no:cacheprovider tests/tools/publish/test_reference_test.py || status=$?
 echo "=== exit $status"
 exit $status

@@ -25,12 +25,10 @@ rc=0
 "$python" -m agent.cli batch --models "$models" --dataset "$work" --publish local --allow-unverified --verify cpu --json > build/batch-summary.json || rc=$?
 [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || [ "$rc" -eq 4 ] || exit "$rc"
 mkdir -p "$out"
+base=$(git -C "$work" rev-parse HEAD)
 for branch in $(git -C "$work" for-each-ref --format='%(refname:short)' 'refs/heads/agent/def-*' 'refs/heads/agent/model-*'); do
-  git -C "$work" archive "$branch" definitions tests/references | tar -x -C "$out"
-done
-# Only the bundles' own definitions: drop the dataset's (the archive carries the whole tree).
-find "$out/definitions" -name '*.json' | while read -r f; do
-  name=$(basename "$f" .json)
-  [ -f "$out/tests/references/test_$name.py" ] || rm "$f"
+  # The bundle's own files only (the dataset's older tests/references stay behind).
+  files=$(git -C "$work" diff --name-only "$base" "$branch" -- definitions tests/references)
+  [ -n "$files" ] && git -C "$work" archive "$branch" $files | tar -x -C "$out"
 done
 echo "bundles: $out ($(find "$out/definitions" -name '*.json' | wc -l) new definitions, $(find "$out/tests/references" -name 'test_*.py' | wc -l) reference tests)"
