@@ -4,7 +4,7 @@ branches pushed to a bare git repository. The agent runs as a subprocess, as a u
 
 The dataset fixture is made from the agent's own extraction of the model: some
 definitions absent (new), one tagged for another model only (shared), one with another
-dtype (a conflict). Without a GPU nothing is verified, so definitions go out as 🟡 drafts
+constant axis (a conflict). Without a GPU nothing is verified, so definitions go out as 🟡 drafts
 with --allow-unverified; the verified path of the gate is tested in test_batch_planning.py.
 """
 
@@ -44,12 +44,12 @@ def llama_definitions(tmp_path_factory, sglang_source):
 
 @pytest.fixture
 def dataset(tmp_path, llama_definitions):
-    """A git dataset holding a shared definition (another model's tag) and a conflicting one."""
+    """A git dataset holding a shared definition (another model's tag) and a conflicting one
+    (the same name with another constant axis: another kernel for any store)."""
     shared = dict(llama_definitions[SHARED])
     shared["tags"] = sorted([t for t in shared["tags"] if not t.startswith("model:")] + ["model:minimax-m2"])
     conflict = json.loads(json.dumps(llama_definitions[CONFLICT]))
-    for spec in conflict["inputs"].values():
-        spec["dtype"] = "float16" if spec["dtype"] == "bfloat16" else spec["dtype"]
+    conflict["axes"]["K"]["value"] = 2048  # another kernel under the same name (a dtype alone would be a convention)
     files = {
         f"definitions/rmsnorm/{SHARED}.json": json.dumps(shared, indent=2) + "\n",
         f"definitions/gemm/{CONFLICT}.json": json.dumps(conflict, indent=2) + "\n",
@@ -96,7 +96,7 @@ def test_local_branches_carry_bundles_in_the_validators_layout(dataset, sglang_s
     assert all(b["status"] == "draft" and b["title"].startswith("🟡") for b in summary["bundles"] if b["kind"] == "definitions")
     assert by_id["tags:llama-3.2-3b"]["status"] == "ready" and by_id["tags:llama-3.2-3b"]["definitions"] == [SHARED]
     (conflict,) = summary["held_back"]
-    assert conflict["name"] == CONFLICT and "float16" in conflict["reason"] and "conflict" in conflict["reason"]
+    assert conflict["name"] == CONFLICT and "conflict" in conflict["reason"] and "2048" in conflict["reason"]
     branches = set(git(dataset, "for-each-ref", "--format=%(refname:short)", "refs/heads/agent").split())
     assert branches == {b["branch"] for b in summary["bundles"]}
     name = "gqa_ragged_prefill_causal_h24_kv8_d128"
