@@ -125,7 +125,9 @@ def extract_model(job: ExtractionJob, context: AgentContext | None = None) -> Mo
     except Exception as exc:  # a bug in one model must not lose the others' work
         trace = traceback.format_exc(limit=4)
         return ModelOutcome(slug=model.slug, workspace=job.workspace, error=f"internal error: {type(exc).__name__}: {exc}\n{trace}", seconds=time.monotonic() - started)
-    definitions = [_definition_outcome(task, keep_definition=options.dry_run) for task in state.tasks if task.decision is not None]
+    definitions = [
+        definition_outcome(task.decision, task.definition, origin=task.origin, keep_definition=options.dry_run) for task in state.tasks if task.decision is not None
+    ]
     return ModelOutcome(
         slug=report.model,
         display_name=report.display_name,
@@ -143,8 +145,8 @@ def extract_model(job: ExtractionJob, context: AgentContext | None = None) -> Mo
     )
 
 
-def _definition_outcome(task, *, keep_definition: bool) -> DefinitionOutcome:
-    decision = task.decision
+def definition_outcome(decision, definition: dict[str, Any], *, origin: str = "template", keep_definition: bool = False) -> DefinitionOutcome:
+    """What the store decided for one definition (a `tools.dedup_store.StoreDecision`)."""
     # The store that makes the dataset the reference writes nothing on a conflict (the
     # proposal goes to `proposal_path`, `path` is the dataset's file); the one before it
     # wrote a versioned copy (`stored_name`) and named the file it conflicts with.
@@ -152,13 +154,13 @@ def _definition_outcome(task, *, keep_definition: bool) -> DefinitionOutcome:
         name=getattr(decision, "stored_name", None) or decision.name,
         planned_name=decision.name,
         action=decision.action,
-        op_type=task.definition["op_type"],
+        op_type=definition["op_type"],
         path=decision.path,
         added_tags=decision.added_tags,
         differences=decision.differences,
         conflicts_with=getattr(decision, "conflicts_with", None) or (decision.path if decision.action == "conflict" else None),
-        origin=task.origin,
-        definition=task.definition if keep_definition else None,
+        origin=origin,
+        definition=definition if keep_definition else None,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.batch.extraction import DefinitionOutcome, ModelOutcome
+from agent.batch.extraction import ModelOutcome, definition_outcome
 from agent.batch.planning import PlanOptions, plan_bundles, tag_change_problem
 from agent.batch.verification import merge_candidates, verdicts_of, write_candidates
 from tests.tools.verification.definitions import build
@@ -22,8 +22,7 @@ def outcome(tmp_path: Path, slug: str, definitions: list[dict]) -> ModelOutcome:
     store = DefinitionStore(tmp_path / "workspaces" / slug)
     entries = []
     for definition in definitions:
-        decision = store.commit(definition)
-        entries.append(DefinitionOutcome(name=decision.stored_name, planned_name=decision.name, action=decision.action, op_type=definition["op_type"], path=decision.path))
+        entries.append(definition_outcome(store.commit(definition), definition))
     return ModelOutcome(slug=slug, display_name=slug, definitions=entries)
 
 
