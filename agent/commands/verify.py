@@ -22,7 +22,7 @@ HELP = """\
 Run each selected definition's reference and the FlashInfer kernel it stands for on the
 same inputs (edge cases and large batches included), on a GPU, and compare them as
 flashinfer-bench would. Definitions that agree become status:verified and get a
-baseline solution under DIR/solutions/baseline/; the others stay status:unverified.
+baseline solution under DIR/solutions/baseline/{op_type}/{name}/; the others stay status:unverified.
 
 Without a CUDA GPU only the CPU checks run (the reference runs and returns finite,
 deterministic outputs of the declared shapes and dtypes) and no status is written.

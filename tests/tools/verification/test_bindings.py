@@ -120,5 +120,8 @@ def test_baseline_solution_validates_and_builds_with_flashinfer_bench(definition
 def test_baseline_solution_is_written_where_flashinfer_bench_looks(tmp_path):
     definition = build("gqa_ragged_prefill", **SMALL_GQA)
     path = write_baseline_solution(tmp_path, definition, binding_for(definition), ENVIRONMENT)
-    assert path == solution_path(tmp_path, definition) == tmp_path / "solutions" / "baseline" / "gqa_ragged" / f"{definition['name']}.json"
+    name = definition["name"]
+    # The validator's four parts: solutions/{author}/{op_type}/{definition}/{solution}.json, stem == solution name.
+    assert path == solution_path(tmp_path, definition) == tmp_path / "solutions" / "baseline" / "gqa_ragged" / name / f"{name}_flashinfer_baseline.json"
+    assert path.stem == json.loads(path.read_text())["name"]
     assert json.loads(path.read_text())["spec"]["entry_point"] == "main.py::run"
