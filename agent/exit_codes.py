@@ -13,6 +13,6 @@ NEEDS_REVIEW = 4
 of the same names (other kernels): they were not written; the report says what differs."""
 INTERRUPTED = 130
 """Stopped by Ctrl-C; rerun with --resume to continue."""
-PUBLISH_FAILED = 5
+PUBLISH_FAILED = 6
 """`agent batch`: a remote (the Hub, GitHub, a git remote) failed a request. What was
 published before is recorded; rerun with --resume to continue."""

@@ -43,7 +43,7 @@ DATASET/.agent/batch/<run>/state.json; after an interruption, the same command w
 EPILOG = """\
 Exit status: 0 every bundle published or up to date (or nothing new), 3 some models
 failed or some definitions were held back (unverified, pending, drafts), 4 only conflicts
-were held back, 5 a remote failed a request (rerun with --resume), 2 bad input or a
+were held back, 6 a remote failed a request (rerun with --resume), 2 bad input or a
 missing/refused token (nothing done), 1 internal error, 130 interrupted."""
 
 PUBLISH_CHOICES = {"none": [], "local": ["local"], "hf": ["hf"], "github": ["github"], "hf+github": ["hf", "github"]}
