@@ -5,8 +5,8 @@ official definitions (`dataset_fixture.py`). A good merge adds definitions and t
 nothing else. Counted:
 
 - duplicates: definitions written beside one the dataset already has for the same kernel:
-  a versioned copy (`x_v2` beside `x`), or a new name with an official definition's exact
-  signature, unless a documented departure says why it is another kernel;
+  a versioned copy (`x_v2` beside `x`), or a new name of the same family with an official
+  definition's exact signature (a Gemma norm has a plain norm's signature and other math);
 - changed: official files changed in any way other than added `model:`/`tp:`/`ep:` tags;
 - tagged: official files that gained tags only;
 - conflicts: planned definitions whose name the dataset uses for another kernel (reported
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.dataset_conventions import DEPARTURES
+from tools.dataset_conventions import DEPARTURES, family_of_name
 from tools.dedup_store import signature
 
 ADDED_TAG = re.compile(r"(model|tp|ep):\S+")
@@ -81,9 +81,17 @@ def score_merge(before: dict[str, str], after: dict[str, str], *, models: int, c
             score.duplicates.append(f"{name}: a versioned copy of {versioned.group(1)}")
             continue
         twin = by_signature.get(signature(json.loads(after[path])))
-        if twin is not None and name not in departed:
+        # The same signature under another family's name (gemma_rmsnorm vs rmsnorm) is
+        # other math, not a copy.
+        if twin is not None and name not in departed and not _other_families(name, twin):
             score.duplicates.append(f"{name}: the signature of {twin}")
     return score
+
+
+def _other_families(a: str, b: str) -> bool:
+    """Whether two names belong to two known, different families."""
+    fa, fb = family_of_name(a), family_of_name(b)
+    return fa is not None and fb is not None and fa.family != fb.family
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -60,3 +60,12 @@ def test_a_versioned_copy_and_a_renamed_twin_are_duplicates_a_new_kernel_is_not(
         "gemm_n6144_k4096_v2: a versioned copy of gemm_n6144_k4096",
         "gemm_qkv_llama: the signature of gemm_n6144_k4096",
     ]
+
+
+def test_another_familys_kernel_with_the_same_signature_is_not_a_duplicate(official):
+    after = dict(official)
+    rms = json.loads(official["definitions/rmsnorm/rmsnorm_h2048.json"])
+    after["definitions/rmsnorm/gemma_rmsnorm_h2048.json"] = json.dumps(dict(rms, name="gemma_rmsnorm_h2048"))
+    after["definitions/rmsnorm/rmsnorm_h2048_copy.json"] = json.dumps(dict(rms, name="rmsnorm_h2048_copy"))
+    score = score_merge(official, after, models=1, conflicts=[])
+    assert score.duplicates == ["rmsnorm_h2048_copy: the signature of rmsnorm_h2048"]
