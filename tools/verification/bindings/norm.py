@@ -7,6 +7,7 @@ BINDINGS = [
     Binding(
         name="rmsnorm",
         fi_api="flashinfer.norm.rmsnorm",
+        op_type="rmsnorm",
         kernel="rmsnorm",
         template="flashinfer.trace.templates.norm:rmsnorm_trace",
         description="flashinfer.norm.rmsnorm, eps 1e-6",
@@ -14,6 +15,7 @@ BINDINGS = [
     Binding(
         name="fused_add_rmsnorm",
         fi_api="flashinfer.norm.fused_add_rmsnorm",
+        op_type="rmsnorm",
         kernel="fused_add_rmsnorm",
         template="flashinfer.trace.templates.norm:fused_add_rmsnorm_trace",
         description="flashinfer.norm.fused_add_rmsnorm (in place, on copies), eps 1e-6",
@@ -21,6 +23,7 @@ BINDINGS = [
     Binding(
         name="gemma_rmsnorm",
         fi_api="flashinfer.norm.gemma_rmsnorm",
+        op_type="rmsnorm",
         kernel="gemma_rmsnorm",
         template="flashinfer.trace.templates.norm:gemma_rmsnorm_trace",
         description="flashinfer.norm.gemma_rmsnorm, eps 1e-6",
@@ -28,6 +31,7 @@ BINDINGS = [
     Binding(
         name="gemma_fused_add_rmsnorm",
         fi_api="flashinfer.norm.gemma_fused_add_rmsnorm",
+        op_type="rmsnorm",
         kernel="gemma_fused_add_rmsnorm",
         template="flashinfer.trace.templates.norm:gemma_fused_add_rmsnorm_trace",
         description="flashinfer.norm.gemma_fused_add_rmsnorm (in place, on copies), eps 1e-6",
@@ -35,6 +39,7 @@ BINDINGS = [
     Binding(
         name="layernorm",
         fi_api="flashinfer.norm.layernorm",
+        op_type="layernorm",
         kernel="layernorm",
         template="flashinfer.trace.templates.norm:layernorm_trace",
         description="flashinfer.norm.layernorm, eps 1e-6",

@@ -11,6 +11,7 @@ BINDINGS = [
     Binding(
         name="rope_with_cos_sin_cache_neox",
         fi_api=API,
+        op_type="rope",
         kernel="rope_with_cos_sin_cache_neox",
         applies=lambda definition: "_neox_style_" in definition["name"],
         template=TEMPLATE,
@@ -19,6 +20,7 @@ BINDINGS = [
     Binding(
         name="rope_with_cos_sin_cache_gptj",
         fi_api=API,
+        op_type="rope",
         kernel="rope_with_cos_sin_cache_gptj",
         applies=lambda definition: "_gptj_style_" in definition["name"],
         template=TEMPLATE,

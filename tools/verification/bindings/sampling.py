@@ -10,6 +10,7 @@ BINDINGS = [
     Binding(
         name=api,
         fi_api=f"flashinfer.sampling.{api}",
+        op_type="sampling",
         kernel=api,
         description=f"flashinfer.sampling.{api}, ids cast to int64",
     )
