@@ -34,26 +34,34 @@ def slot_lists(sparse_indices):
 
 
 def run(q_nope, q_pe, ckv_cache, kpe_cache, sparse_indices, sm_scale):
-    tokens, num_heads, head_dim_ckv = q_nope.shape
-    head_dim_kpe = q_pe.shape[-1]
+    return sparse_attention(q_nope, q_pe, ckv_cache, kpe_cache, sparse_indices, sm_scale, _mla_paged)
+
+
+def sparse_attention(q_nope, q_pe, ckv_cache, kpe_cache, sparse_indices, sm_scale, mla_paged):
+    """`mla_paged(q_nope, q_pe, ckv, kpe, qo_indptr, kv_indptr, kv_indices, kv_len, sm_scale)`
+    over the cache viewed one slot per page, one request per token."""
     kv_indptr, kv_indices, kv_len = slot_lists(sparse_indices)
-    qo_indptr = torch.arange(tokens + 1, dtype=torch.int32, device=q_nope.device)
+    qo_indptr = torch.arange(q_nope.shape[0] + 1, dtype=torch.int32, device=q_nope.device)
+    slots_ckv = ckv_cache.reshape(-1, 1, ckv_cache.shape[-1])
+    slots_kpe = kpe_cache.reshape(-1, 1, kpe_cache.shape[-1])
+    return mla_paged(q_nope, q_pe, slots_ckv, slots_kpe, qo_indptr, kv_indptr, kv_indices, kv_len, float(sm_scale))
+
+
+def _mla_paged(q_nope, q_pe, ckv, kpe, qo_indptr, kv_indptr, kv_indices, kv_len, sm_scale):
     wrapper = _wrapper(q_nope.device)
     wrapper.plan(
         metadata=flashinfer.mla.MLAPlanMetadata.csr(qo_indptr, kv_indptr, kv_indices, kv_len),
-        num_heads=num_heads,
-        head_dim_ckv=head_dim_ckv,
-        head_dim_kpe=head_dim_kpe,
+        num_heads=q_nope.shape[1],
+        head_dim_ckv=q_nope.shape[2],
+        head_dim_kpe=q_pe.shape[2],
         page_size=1,
         causal=False,
-        sm_scale=float(sm_scale),
+        sm_scale=sm_scale,
         q_data_type=q_nope.dtype,
-        kv_data_type=ckv_cache.dtype,
+        kv_data_type=ckv.dtype,
         query_layout="split",
         kv_cache_layout="split",
         lse_mode="base2",
     )
-    slots_ckv = ckv_cache.reshape(-1, 1, head_dim_ckv)
-    slots_kpe = kpe_cache.reshape(-1, 1, head_dim_kpe)
-    output, lse = wrapper.run(query=(q_nope, q_pe), kv_cache=(slots_ckv, slots_kpe), return_lse=True)
+    output, lse = wrapper.run(query=(q_nope, q_pe), kv_cache=(ckv, kpe), return_lse=True)
     return output, lse
