@@ -125,12 +125,16 @@ class Binding:
 
     def load(self) -> Callable[..., Any]:
         """The kernel module's `run`; imports FlashInfer."""
+        return self.load_module().run
+
+    def load_module(self) -> types.ModuleType:
+        """The kernel module, with this binding's constants (a fresh module when it has some)."""
         if not self.values:
-            return importlib.import_module(f"{__name__}.kernels.{self.kernel}").run
+            return importlib.import_module(f"{__name__}.kernels.{self.kernel}")
         module = types.ModuleType(f"{__name__}.kernels.{self.kernel}_specialized")
         module.__file__ = str(self.source_path)
         exec(compile(self.source(), str(self.source_path), "exec"), module.__dict__)  # noqa: S102 - our own module
-        return module.run
+        return module
 
     def template_check(self) -> Callable[..., bool] | None:
         if self.template is None:
