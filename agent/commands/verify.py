@@ -66,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--dry-run", action="store_true", help="resolve bindings, list cases, generate inputs on the CPU; write nothing")
     parser.add_argument("--demote-failed", action="store_true", help="mark failed definitions unverified even where another hand wrote their status")
     parser.add_argument("--timeout", type=float, default=GPU_LIMITS.timeout_s, metavar="S", help="seconds allowed per definition")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="sandbox workers sharing the GPU (default 1)")
     parser.add_argument("--json", action="store_true", help="print the run's report as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
@@ -95,7 +96,14 @@ def run(args: argparse.Namespace) -> int:
     selection = {"names": args.names, "model": args.model_name, "all": args.all}
     stage = "compare" if environment.device == "gpu" else "check"
     outcome = run_verification(
-        store, definitions, environment, selection=selection, limits=limits, on_event=_progress_listener(progress, stage), demote_failed=args.demote_failed
+        store,
+        definitions,
+        environment,
+        selection=selection,
+        limits=limits,
+        on_event=_progress_listener(progress, stage),
+        demote_failed=args.demote_failed,
+        workers=args.workers,
     )
     log_path = write_run(root, outcome)
     _print(args, outcome, render_table(outcome) + f"\nlog: {log_path}")

@@ -50,6 +50,7 @@ def run_verification(
     on_event: Listener | None = None,
     compare: Comparer | None = None,
     demote_failed: bool = False,
+    workers: int = 1,
 ) -> VerificationRun:
     """Verify `definitions` and gate their status. `compare` defaults to FlashInfer on this GPU."""
     started = utc_now()
@@ -59,7 +60,9 @@ def run_verification(
     if on_gpu:
         capability = parse_compute_capability(environment.compute_capability)
         compare = compare or (
-            lambda chosen: verify_against_flashinfer(chosen, limits=limits or GPU_LIMITS, on_event=on_event, compute_capability=capability)
+            lambda chosen: verify_against_flashinfer(
+                chosen, limits=limits or GPU_LIMITS, on_event=on_event, compute_capability=capability, workers=workers
+            )
         )
         comparisons = compare(runnable) if runnable else {}
         for name, why in refused.items():

@@ -9,6 +9,7 @@ with the mismatches the repair prompt quotes.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tools.verification.bindings import Binding, fi_api_of
@@ -31,14 +32,16 @@ def verify_against_flashinfer(
     seed: int = 0,
     on_event: EventListener | None = None,
     compute_capability: Any = _UNSET,
+    workers: int = 1,
 ) -> dict[str, Comparison]:
     """Each definition's reference against its FlashInfer binding; reports by name.
 
     A definition without a binding, or whose binding cannot run on this GPU (`compute_capability`,
-    default: this machine's), is `unverifiable` with the reason, and nothing runs for it."""
+    default: this machine's), is `unverifiable` with the reason, and nothing runs for it.
+    `workers` sandbox workers share the GPU (the references' Python loops leave it idle)."""
     capability = current_compute_capability() if compute_capability is _UNSET else compute_capability
     reports: dict[str, Comparison] = {}
-    jobs = []
+    jobs, bindings = [], {}
     for definition in definitions:
         resolution = resolve(definition)
         binding = resolution.binding
@@ -49,8 +52,38 @@ def verify_against_flashinfer(
         assert binding is not None
         chosen = (cases or {}).get(definition["name"]) or default_cases(definition, "verify")
         jobs.append(_job(definition, binding_side(binding), {"reference": definition["reference"], "label": "reference"}, chosen, limits.device, seed))
-    reports.update(_run(jobs, limits, on_event))
+        bindings[definition["name"]] = binding
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for result in pool.map(lambda part: _run(part, limits, on_event), partition(jobs, bindings, workers)):
+            reports.update(result)
     return reports
+
+
+# Seconds one comparison takes, warm, by op type (H100 run of 2026-11-23: the references'
+# Python loops dominate); only for spreading the jobs over workers.
+_COST_BY_OP_TYPE = {"sampling": 7.0, "gqa_paged": 4.5, "gqa_ragged": 3.0, "moe": 20.0, "gemm": 1.5}
+
+
+def partition(jobs: list[dict[str, Any]], bindings: dict[str, Binding], workers: int) -> list[list[dict[str, Any]]]:
+    """The jobs split over `workers` sandbox workers: the jobs of one binding stay together
+    (one JIT build, one worker holding the MoE weights), the largest groups placed first on
+    the least loaded worker; within a worker, the bindings that build fastest come first,
+    so that comparisons start while slower modules still build."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs:
+        groups.setdefault(bindings[job["id"]].name, []).append(job)
+
+    def cost(group: list[dict[str, Any]]) -> float:
+        return sum(_COST_BY_OP_TYPE.get(job["definition"]["op_type"], 2.0) for job in group)
+
+    parts: list[list[list[dict[str, Any]]]] = [[] for _ in range(max(1, workers))]
+    loads = [0.0] * len(parts)
+    for group in sorted(groups.values(), key=cost, reverse=True):
+        target = loads.index(min(loads))
+        parts[target].append(group)
+        loads[target] += cost(group)
+    ordered = [sorted(part, key=lambda g: (bindings[g[0]["id"]].build_seconds, g[0]["id"])) for part in parts]
+    return [[job for group in part for job in group] for part in ordered if part]
 
 
 def binding_side(binding: Binding) -> dict[str, Any]:
@@ -124,10 +157,11 @@ def _job(
 
 def _run(jobs: list[dict[str, Any]], limits: SandboxLimits, on_event: EventListener | None = None) -> dict[str, Comparison]:
     by_id = {job["id"]: job for job in jobs}
-    return {job_id: _read(by_id[job_id], raw) for job_id, raw in run_jobs(jobs, limits, on_event=on_event).items()}
+    return {job_id: read_result(by_id[job_id], raw) for job_id, raw in run_jobs(jobs, limits, on_event=on_event).items()}
 
 
-def _read(job: dict[str, Any], raw: dict[str, Any]) -> Comparison:
+def read_result(job: dict[str, Any], raw: dict[str, Any]) -> Comparison:
+    """A worker's result for a compare job as a report; against a binding, with its verdict."""
     against_binding = "binding" in job["expected"]
     expected = raw.get("expected_source") or job["expected"].get("binding") or job["expected"].get("label", "expected")
     report = Comparison(

@@ -73,6 +73,9 @@ class Binding:
     """Python packages the kernel needs beyond FlashInfer (`cutlass`: the CuTe DSL)."""
     compute_capabilities: tuple[tuple[int, int], ...] = ()
     """GPUs the kernel runs on (empty: any FlashInfer supports)."""
+    build_seconds: float = 30.0
+    """Cold JIT build of its FlashInfer modules, measured (H100 2026-11-23, H200 2026-11-29):
+    orders the work so that comparisons run while slower modules build."""
     compiles_per_shape: bool = False
     """The kernel compiles a variant per input shape (CuTe DSL): prepared on every case
     before the worker forbids file writes, not only on the first."""

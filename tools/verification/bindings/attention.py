@@ -24,6 +24,7 @@ def _decode(definition) -> bool:
 BINDINGS = [
     Binding(
         name="gqa_paged_decode",
+        build_seconds=10,
         fi_api=_DECODE,
         kernel="gqa_paged_decode",
         op_type="gqa_paged",
@@ -32,6 +33,7 @@ BINDINGS = [
     ),
     Binding(
         name="gqa_paged_decode_lpl",
+        build_seconds=10,
         fi_api=_DECODE,
         kernel="gqa_paged_decode_lpl",
         op_type="gqa_paged",
@@ -40,6 +42,7 @@ BINDINGS = [
     ),
     Binding(
         name="gqa_paged_prefill_causal",
+        build_seconds=67,
         fi_api=_PREFILL,
         kernel="gqa_paged_prefill",
         op_type="gqa_paged",
@@ -49,6 +52,7 @@ BINDINGS = [
     ),
     Binding(
         name="gqa_paged_prefill_causal_lpl",
+        build_seconds=67,
         fi_api=_PREFILL,
         kernel="gqa_paged_prefill_lpl",
         op_type="gqa_paged",
@@ -58,6 +62,7 @@ BINDINGS = [
     ),
     Binding(
         name="gqa_ragged_prefill_causal",
+        build_seconds=67,
         fi_api=_RAGGED,
         kernel="ragged_prefill",
         op_type="gqa_ragged",
@@ -67,6 +72,7 @@ BINDINGS = [
     ),
     Binding(
         name="mla_paged_decode",
+        build_seconds=27,
         fi_api=_MLA,
         kernel="mla_paged_decode",
         op_type="mla_paged",
@@ -76,6 +82,7 @@ BINDINGS = [
     ),
     Binding(
         name="mla_paged_decode_lpl",
+        build_seconds=27,
         fi_api=_MLA,
         kernel="mla_paged_decode_lpl",
         op_type="mla_paged",
@@ -85,6 +92,7 @@ BINDINGS = [
     ),
     Binding(
         name="mla_paged_prefill_causal",
+        build_seconds=27,
         fi_api=_MLA,
         kernel="mla_paged_prefill",
         op_type="mla_paged",
@@ -94,6 +102,7 @@ BINDINGS = [
     ),
     Binding(
         name="mla_paged_prefill_causal_lpl",
+        build_seconds=27,
         fi_api=_MLA,
         kernel="mla_paged_prefill_lpl",
         op_type="mla_paged",
@@ -103,6 +112,7 @@ BINDINGS = [
     ),
     Binding(
         name="mla_ragged_prefill_causal",
+        build_seconds=62,
         fi_api=_RAGGED,
         kernel="ragged_prefill",
         op_type="mla_ragged",

@@ -19,6 +19,7 @@ def _topk(definition) -> dict:
 BINDINGS = [
     Binding(
         name="dsa_sparse_attention_mla_ps1",
+        build_seconds=27,
         fi_api="flashinfer.mla.BatchMLAPagedAttentionWrapper.run",
         kernel="dsa_sparse_mla",
         op_type="dsa_paged",
@@ -31,6 +32,7 @@ BINDINGS = [
     ),
     Binding(
         name="dsa_topk_indexer",
+        build_seconds=250,
         fi_api="flashinfer.top_k_page_table_transform",
         kernel="dsa_topk_indexer",
         op_type="dsa_paged",

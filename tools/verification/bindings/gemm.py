@@ -17,6 +17,7 @@ def _nn_bf16(definition) -> bool:
 BINDINGS = [
     Binding(
         name="gemm_nt_segment",
+        build_seconds=46,
         fi_api="flashinfer.gemm.SegmentGEMMWrapper.run",
         kernel="gemm_segment",
         op_type="gemm",
@@ -25,6 +26,7 @@ BINDINGS = [
     ),
     Binding(
         name="mm_bf16",
+        build_seconds=8,
         fi_api="flashinfer.gemm.mm_bf16",
         kernel="mm_bf16",
         op_type="gemm",
@@ -34,6 +36,7 @@ BINDINGS = [
     ),
     Binding(
         name="gemm_fp8_blockscale_sm90",
+        build_seconds=148,
         fi_api="flashinfer.gemm.fp8_blockscale_gemm_sm90",
         kernel="gemm_fp8_blockscale_sm90",
         op_type="gemm_fp8",

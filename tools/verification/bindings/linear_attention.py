@@ -16,6 +16,7 @@ def _k_last(definition) -> bool:
 BINDINGS = [
     Binding(
         name="gdn_decode",
+        build_seconds=5,
         fi_api="flashinfer.gdn_decode.gated_delta_rule_decode_pretranspose",
         kernel="gdn_decode",
         op_type="gdn",
@@ -27,6 +28,7 @@ BINDINGS = [
     ),
     Binding(
         name="gdn_mtp",
+        build_seconds=5,
         fi_api="flashinfer.gdn_decode.gated_delta_rule_mtp",
         kernel="gdn_mtp",
         op_type="gdn",
@@ -37,6 +39,7 @@ BINDINGS = [
     ),
     Binding(
         name="gdn_prefill",
+        build_seconds=5,
         fi_api="flashinfer.gdn_prefill.chunk_gated_delta_rule",
         kernel="gdn_prefill",
         op_type="gdn",
@@ -48,6 +51,7 @@ BINDINGS = [
     ),
     Binding(
         name="kda_decode",
+        build_seconds=5,
         fi_api="flashinfer.kda_decode.recurrent_kda",
         kernel="kda_decode",
         op_type="kda",
@@ -58,6 +62,7 @@ BINDINGS = [
     ),
     Binding(
         name="kda_prefill_by_token",
+        build_seconds=5,
         fi_api="flashinfer.kda_decode.recurrent_kda",
         kernel="kda_prefill_by_token",
         op_type="kda",

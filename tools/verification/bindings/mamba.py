@@ -6,6 +6,7 @@ from tools.verification.bindings import Binding
 BINDINGS = [
     Binding(
         name="mamba_ssu",
+        build_seconds=60,
         fi_api="flashinfer.mamba.selective_state_update",
         kernel="mamba_ssu",
         op_type="mamba_ssu",

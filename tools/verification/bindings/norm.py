@@ -5,6 +5,7 @@ from tools.verification.bindings import Binding
 
 BINDINGS = [
     Binding(
+        build_seconds=39,
         name="rmsnorm",
         fi_api="flashinfer.norm.rmsnorm",
         op_type="rmsnorm",
@@ -13,6 +14,7 @@ BINDINGS = [
         description="flashinfer.norm.rmsnorm, eps 1e-6",
     ),
     Binding(
+        build_seconds=39,
         name="fused_add_rmsnorm",
         fi_api="flashinfer.norm.fused_add_rmsnorm",
         op_type="rmsnorm",
@@ -21,6 +23,7 @@ BINDINGS = [
         description="flashinfer.norm.fused_add_rmsnorm (in place, on copies), eps 1e-6",
     ),
     Binding(
+        build_seconds=39,
         name="gemma_rmsnorm",
         fi_api="flashinfer.norm.gemma_rmsnorm",
         op_type="rmsnorm",
@@ -29,6 +32,7 @@ BINDINGS = [
         description="flashinfer.norm.gemma_rmsnorm, eps 1e-6",
     ),
     Binding(
+        build_seconds=39,
         name="gemma_fused_add_rmsnorm",
         fi_api="flashinfer.norm.gemma_fused_add_rmsnorm",
         op_type="rmsnorm",
@@ -37,6 +41,7 @@ BINDINGS = [
         description="flashinfer.norm.gemma_fused_add_rmsnorm (in place, on copies), eps 1e-6",
     ),
     Binding(
+        build_seconds=39,
         name="layernorm",
         fi_api="flashinfer.norm.layernorm",
         op_type="layernorm",

@@ -9,6 +9,7 @@ TEMPLATE = "flashinfer.trace.templates.rope:apply_rope_with_cos_sin_cache_inplac
 
 BINDINGS = [
     Binding(
+        build_seconds=30,
         name="rope_with_cos_sin_cache_neox",
         fi_api=API,
         op_type="rope",
@@ -18,6 +19,7 @@ BINDINGS = [
         description="apply_rope_with_cos_sin_cache_inplace, is_neox=True (in place, on copies)",
     ),
     Binding(
+        build_seconds=30,
         name="rope_with_cos_sin_cache_gptj",
         fi_api=API,
         op_type="rope",

@@ -9,6 +9,7 @@ from tools.verification.bindings import Binding
 BINDINGS = [
     Binding(
         name=api,
+        build_seconds=85,
         fi_api=f"flashinfer.sampling.{api}",
         op_type="sampling",
         kernel=api,
