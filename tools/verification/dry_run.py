@@ -3,8 +3,8 @@
 For each definition: the binding found for it (or why none), the API it calls and what
 FlashInfer would check, its verification cases, the compare job a GPU run would send
 (built and serialised), the kernel module's source as it would ship (constants filled in,
-compiled), and each case's inputs generated in the sandboxed worker (`inputs` job) with
-their shapes and sizes. Nothing is written and no kernel runs: a dry run answers "would
+compiled), and, for definitions with a binding, each case's inputs generated in the
+sandboxed worker (`inputs` job) with their shapes and sizes. Nothing is written and no kernel runs: a dry run answers "would
 this session's GPU time be spent on what we think" before the session.
 """
 
@@ -76,26 +76,24 @@ def dry_run(definitions: list[dict[str, Any]], *, limits: SandboxLimits, on_even
 def _plan(definition: dict[str, Any]) -> tuple[DryRunEntry, dict[str, Any] | None]:
     entry = DryRunEntry(name=definition["name"], op_type=definition["op_type"], fi_api=fi_api_of(definition))
     resolution = resolve(definition)
-    cases = default_cases(definition, "verify")
     if resolution.binding is None:
-        entry.reason = resolution.reason
-    else:
-        binding = resolution.binding
-        compile(binding.source(), str(binding.source_path), "exec")  # the shipped file, constants filled in
-        compare_job = {"id": definition["name"], "kind": "compare", "definition": definition, "expected": binding_side(binding), "cases": [c.model_dump() for c in cases]}
-        entry = entry.model_copy(
-            update={
-                "binding": binding.name,
-                "matched_by": resolution.matched_by,
-                "api_used": binding.fi_api,
-                "stands_in_for": binding.stands_in_for(definition),
-                "checked": binding.checked_text() or None,
-                "requires": list(binding.requires),
-                "job_bytes": len(json.dumps(compare_job)),
-            }
-        )
-    job = {"id": definition["name"], "kind": "inputs", "definition": definition, "cases": [c.model_dump() for c in cases], "device": "cpu", "seed": 0}
-    return entry, job
+        return entry.model_copy(update={"reason": resolution.reason}), None
+    binding = resolution.binding
+    cases = [c.model_dump() for c in default_cases(definition, "verify")]
+    compile(binding.source(), str(binding.source_path), "exec")  # the shipped file, constants filled in
+    compare_job = {"id": definition["name"], "kind": "compare", "definition": definition, "expected": binding_side(binding), "cases": cases}
+    entry = entry.model_copy(
+        update={
+            "binding": binding.name,
+            "matched_by": resolution.matched_by,
+            "api_used": binding.fi_api,
+            "stands_in_for": binding.stands_in_for(definition),
+            "checked": binding.checked_text() or None,
+            "requires": list(binding.requires),
+            "job_bytes": len(json.dumps(compare_job)),
+        }
+    )
+    return entry, {"id": definition["name"], "kind": "inputs", "definition": definition, "cases": cases, "device": "cpu", "seed": 0}
 
 
 def generate_case_inputs(job: dict[str, Any]) -> dict[str, Any]:
