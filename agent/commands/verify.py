@@ -67,6 +67,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--demote-failed", action="store_true", help="mark failed definitions unverified even where another hand wrote their status")
     parser.add_argument("--timeout", type=float, default=GPU_LIMITS.timeout_s, metavar="S", help="seconds allowed per definition")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="sandbox workers sharing the GPU (default 1)")
+    parser.add_argument(
+        "--build-timeout",
+        type=float,
+        default=GPU_LIMITS.prepare_timeout_s,
+        metavar="S",
+        help="seconds allowed to build (JIT) and first run one FlashInfer kernel; past it the definition is unverifiable",
+    )
     parser.add_argument("--json", action="store_true", help="print the run's report as JSON instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
@@ -88,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     environment = probe_environment(use_gpu=not args.cpu)
     if environment.device == "gpu":
         progress.stage("verify", f"{len(definitions)} definitions against FlashInfer {environment.flashinfer} on {environment.gpu_name}")
-        limits = GPU_LIMITS.model_copy(update={"timeout_s": args.timeout})
+        limits = GPU_LIMITS.model_copy(update={"timeout_s": args.timeout, "prepare_timeout_s": args.build_timeout})
     else:
         reason = "--cpu given" if args.cpu else "no CUDA GPU with FlashInfer on this machine"
         progress.stage("verify", f"{reason}: running the CPU checks only for {len(definitions)} definitions; no status is written")

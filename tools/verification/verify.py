@@ -61,14 +61,18 @@ def verify_against_flashinfer(
 
 # Seconds one comparison takes, warm, by op type (H100 run of 2026-11-23: the references'
 # Python loops dominate); only for spreading the jobs over workers.
-_COST_BY_OP_TYPE = {"sampling": 7.0, "gqa_paged": 4.5, "gqa_ragged": 3.0, "moe": 20.0, "gemm": 1.5}
+_COST_BY_OP_TYPE = {"sampling": 7.0, "gqa_paged": 4.5, "gqa_ragged": 3.0, "moe": 20.0, "gemm": 1.5, "rmsnorm": 0.5, "rope": 0.5, "mla_paged": 1.0}
 
 
 def partition(jobs: list[dict[str, Any]], bindings: dict[str, Binding], workers: int) -> list[list[dict[str, Any]]]:
-    """The jobs split over `workers` sandbox workers: the jobs of one binding stay together
-    (one JIT build, one worker holding the MoE weights), the largest groups placed first on
-    the least loaded worker; within a worker, the bindings that build fastest come first,
-    so that comparisons start while slower modules still build."""
+    """The jobs split over `workers` sandbox workers, so that all finish early.
+
+    A worker builds (prepares) every binding of its jobs before it runs any reference, so
+    it finishes after its slowest build plus all its comparisons. The jobs of one binding
+    stay together (one build, one worker holding the MoE weights); each group goes, largest
+    first, where it delays the finish least, which keeps slow builds (the top-k module:
+    minutes) apart from long comparison queues (sampling). Within a worker the bindings
+    that build fastest come first."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for job in jobs:
         groups.setdefault(bindings[job["id"]].name, []).append(job)
@@ -76,13 +80,17 @@ def partition(jobs: list[dict[str, Any]], bindings: dict[str, Binding], workers:
     def cost(group: list[dict[str, Any]]) -> float:
         return sum(_COST_BY_OP_TYPE.get(job["definition"]["op_type"], 2.0) for job in group)
 
-    parts: list[list[list[dict[str, Any]]]] = [[] for _ in range(max(1, workers))]
-    loads = [0.0] * len(parts)
-    for group in sorted(groups.values(), key=cost, reverse=True):
-        target = loads.index(min(loads))
+    def build(group: list[dict[str, Any]]) -> float:
+        return bindings[group[0]["id"]].build_seconds
+
+    count = max(1, workers)
+    parts: list[list[list[dict[str, Any]]]] = [[] for _ in range(count)]
+    built, busy = [0.0] * count, [0.0] * count
+    for group in sorted(groups.values(), key=lambda g: (build(g) + cost(g), g[0]["id"]), reverse=True):
+        target = min(range(count), key=lambda i: (max(built[i], build(group)) + busy[i] + cost(group), i))
         parts[target].append(group)
-        loads[target] += cost(group)
-    ordered = [sorted(part, key=lambda g: (bindings[g[0]["id"]].build_seconds, g[0]["id"])) for part in parts]
+        built[target], busy[target] = max(built[target], build(group)), busy[target] + cost(group)
+    ordered = [sorted(part, key=lambda g: (build(g), g[0]["id"])) for part in parts]
     return [[job for group in part for job in group] for part in ordered if part]
 
 
