@@ -3,7 +3,8 @@
 # build/gpu-dataset (ignored by git; carried to the GPU machine). A copy of the official
 # definitions (flashinfer-bench@e489a246, unpacked read-only at /work/ref/flashinfer_trace),
 # with the models whose kernels issue 15 adds bindings for extracted into it: what the
-# dataset holds already is only tagged for them, what it lacks is written new. Then one
+# dataset holds already is only tagged for them, what it lacks is written new (FP8 GEMMs
+# too: --include-quantized, for the FP8 checkpoints of DeepSeek and Kimi). Then one
 # `agent verify --all` covers the official files and the models' new definitions at once.
 #
 #   benchmarks/make_h200_dataset.sh [DIR]                          # default build/gpu-dataset
@@ -27,7 +28,7 @@ find "$out/definitions" -name '*.json' -exec basename {} .json \; | sort > "$out
 for model in ${MODELS:-kimi-k2 deepseek-v3 qwen3-next-80b-a3b kimi-linear-48b-a3b deepseek-v3.2}; do
   # Exit 3: some kernels pending (no template, no LLM here); 4: conflicts kept aside. The rest is written.
   rc=0
-  PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m agent.cli extract --model-name "$model" --output "$out" --verify none --quiet || rc=$?
+  PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m agent.cli extract --model-name "$model" --output "$out" --verify none --include-quantized --quiet || rc=$?
   [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || [ "$rc" -eq 4 ] || exit "$rc"
 done
 echo "dataset: $out ($(find "$out/definitions" -name '*.json' | wc -l) definitions, $(wc -l < "$out/official-names.txt") official)"

@@ -340,3 +340,11 @@ def test_mamba_passes_per_head_views_and_refuses_untied_inputs():
     untied = dict(x, A=x["A"] + torch.rand(x["A"].shape))
     with pytest.raises(ValueError, match="A varies over head_dim"):
         module.selective_state_update(*untied.values(), kernel)
+
+
+def test_fp8_gemm_with_a_partial_last_weight_block():
+    definition = build("gemm_fp8_block_scale", N=576, K=512)  # DeepSeek's kv_a projection width
+    module = module_for(definition)
+    inputs = make_inputs(definition, Case(label="t", batch_size=5))
+    assert inputs[1].shape == (576, 512) and inputs[3].shape == (5, 4)
+    assert_agree(definition, reference_outputs(definition, inputs), [module.blockscale_gemm(*inputs, sm90_blockscale_gemm)])

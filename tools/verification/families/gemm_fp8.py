@@ -30,8 +30,10 @@ def _gemm_fp8_inputs(definition: dict[str, Any], case: Case, gen: torch.Generato
     n, k = (definition["axes"][axis]["value"] for axis in ("N", "K"))
     m = case.batch_size
     a, a_scale = quantize_fp8_blocks(torch.randn(m, k, generator=gen) * _magnitudes(m, k, 1, gen), (BLOCK,))
-    b, b_scale = quantize_fp8_blocks(torch.randn(n, k, generator=gen) * _magnitudes(n, k, BLOCK, gen) / math.sqrt(k), (BLOCK, BLOCK))
-    return {"a": a, "b": b, "a_scale": a_scale.contiguous(), "b_scale": b_scale.contiguous()}
+    # N need not be a multiple of 128 (DeepSeek's kv_a projection: 576): the last row block is partial.
+    rows = -(-n // BLOCK) * BLOCK
+    b, b_scale = quantize_fp8_blocks(torch.randn(rows, k, generator=gen) * _magnitudes(rows, k, BLOCK, gen) / math.sqrt(k), (BLOCK, BLOCK))
+    return {"a": a, "b": b[:n].contiguous(), "a_scale": a_scale.contiguous(), "b_scale": b_scale.contiguous()}
 
 
 def _gemm_fp8_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
