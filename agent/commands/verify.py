@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     if args.dry_run:
         progress.stage("verify", f"dry run over {len(definitions)} definitions: bindings, cases and inputs on the CPU; nothing is written")
-        outcome = dry_run(definitions, limits=SandboxLimits(), on_event=_progress_listener(progress, "inputs"))
+        # A large MoE's weights take minutes to draw on a small machine: a generous per-definition limit.
+        outcome = dry_run(definitions, limits=SandboxLimits(timeout_s=max(args.timeout, 600.0)), on_event=_progress_listener(progress, "inputs"))
         _print(args, outcome, render_dry_run(outcome))
         return _dry_run_status(outcome)
     check_writable(root)
@@ -135,7 +136,7 @@ def exit_status(outcome: VerificationRun) -> int:
 
 
 def _dry_run_status(outcome: DryRun) -> int:
-    if any(case.error for entry in outcome.entries for case in entry.cases):
+    if any(case.error for entry in outcome.entries for case in entry.cases) or any(entry.static_problems for entry in outcome.entries):
         return exit_codes.INCOMPLETE
     if any(entry.binding is None for entry in outcome.entries):
         return exit_codes.UNVERIFIABLE

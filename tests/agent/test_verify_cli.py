@@ -134,7 +134,7 @@ def test_a_dry_run_resolves_generates_inputs_and_writes_nothing(official_sample)
     assert "gemm_nt_segment (op type and inputs)" in result.stdout
     assert "dsa_topk_indexer (op type and inputs)" in result.stdout and "not checked against FlashInfer" in result.stdout
     assert "unverifiable: trtllm_fp4_block_scale_moe: a TRT-LLM-gen kernel built only for SM100/SM103 and SM120" in result.stdout
-    assert "total: 3 with a binding, 1 unverifiable, 0 cases whose inputs could not be generated" in result.stdout
+    assert "total: 3 with a binding, 1 unverifiable, 0 cases whose inputs could not be generated, 0 references refused" in result.stdout
     assert snapshot(official_sample) == before and not (official_sample / "verification").exists()
 
 

@@ -1,11 +1,12 @@
 """`agent verify --dry-run`: everything a GPU verification does before the GPU, on the CPU.
 
-For each definition: the binding found for it (or why none), the API it calls and what
-FlashInfer would check, its verification cases, the compare job a GPU run would send
-(built and serialised), the kernel module's source as it would ship (constants filled in,
-compiled), and, for definitions with a binding, each case's inputs generated in the
-sandboxed worker (`inputs` job) with their shapes and sizes. Nothing is written and no kernel runs: a dry run answers "would
-this session's GPU time be spent on what we think" before the session.
+For each definition: the static check of its reference, the binding found for it (or why
+none), the API it calls and what FlashInfer would check, its verification cases, the
+compare job a GPU run would send (built and serialised), the kernel module's source as it
+would ship (constants filled in, compiled), and, for definitions with a binding, each
+case's inputs generated in the sandboxed worker (`inputs` job) with their shapes and
+sizes. Nothing is written and no kernel runs: a dry run answers "would this session's GPU
+time be spent on what we think" before the session.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tools.verification.bindings import fi_api_of
 from tools.verification.bindings.lookup import resolve
 from tools.verification.inputs import default_cases
 from tools.verification.sandbox import EventListener, SandboxLimits, run_jobs
+from tools.verification.static_check import check_reference_source
 from tools.verification.verify import binding_side
 
 
@@ -45,6 +47,8 @@ class DryRunEntry(BaseModel):
     requires: list[str] = Field(default_factory=list)
     reason: str | None = None
     """Why there is no binding (the definition would be unverifiable)."""
+    static_problems: list[str] = Field(default_factory=list)
+    """Why the reference may not run (the static check every run makes first)."""
     job_bytes: int = 0
     """Size of the serialised compare job."""
     cases: list[CaseInputs] = Field(default_factory=list)
@@ -74,7 +78,8 @@ def dry_run(definitions: list[dict[str, Any]], *, limits: SandboxLimits, on_even
 
 
 def _plan(definition: dict[str, Any]) -> tuple[DryRunEntry, dict[str, Any] | None]:
-    entry = DryRunEntry(name=definition["name"], op_type=definition["op_type"], fi_api=fi_api_of(definition))
+    static = check_reference_source(definition.get("reference", ""))
+    entry = DryRunEntry(name=definition["name"], op_type=definition["op_type"], fi_api=fi_api_of(definition), static_problems=static.problems)
     resolution = resolve(definition)
     if resolution.binding is None:
         return entry.model_copy(update={"reason": resolution.reason}), None
@@ -156,7 +161,13 @@ def render_dry_run(outcome: DryRun) -> str:
         if entry.requires:
             lines.append(f"{indent}needs {', '.join(entry.requires)} on the GPU machine")
         lines += [f"{indent}case '{c.label}': {c.error or c.skipped}" for c in entry.cases if c.error or c.skipped]
+        lines += [f"{indent}static check: {problem}" for problem in entry.static_problems]
     bound = sum(1 for e in outcome.entries if e.binding)
     failed = sum(1 for e in outcome.entries for c in e.cases if c.error)
-    lines += ["", f"total: {bound} with a binding, {len(outcome.entries) - bound} unverifiable, {failed} cases whose inputs could not be generated"]
+    refused = sum(1 for e in outcome.entries if e.static_problems)
+    lines += [
+        "",
+        f"total: {bound} with a binding, {len(outcome.entries) - bound} unverifiable, {failed} cases whose inputs could not be generated, "
+        f"{refused} references refused by the static check",
+    ]
     return "\n".join(lines)
