@@ -76,9 +76,11 @@ class Binding:
     build_seconds: float = 30.0
     """Cold JIT build of its FlashInfer modules, measured (H100 2026-11-23, H200 2026-11-29):
     orders the work so that comparisons run while slower modules build."""
-    compiles_per_shape: bool = False
-    """The kernel compiles a variant per input shape (CuTe DSL): prepared on every case
-    before the worker forbids file writes, not only on the first."""
+    prepare_all_cases: bool = False
+    """Run on every case, not only the first, while the worker may still write files: the
+    kernel compiles a variant per input shape, in the process (CuTe DSL) or through nvcc
+    into a disk cache (the DeepGEMM kernels behind fp8_blockscale_gemm_sm90: one per block
+    configuration, chosen from M), which a locked-down worker could not do."""
     constants: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """The module constants a definition fixes (raises ValueError when it does not say);
     names starting with `_` are notes that `checked` may quote."""

@@ -36,6 +36,7 @@ BINDINGS = [
     ),
     Binding(
         name="gemm_fp8_blockscale_sm90",
+        prepare_all_cases=True,
         build_seconds=148,
         fi_api="flashinfer.gemm.fp8_blockscale_gemm_sm90",
         kernel="gemm_fp8_blockscale_sm90",

@@ -23,7 +23,7 @@ BINDINGS = [
         serves=("gated_delta_rule_decode",),
         applies=_k_last,
         requires=DSL,
-        compiles_per_shape=True,
+        prepare_all_cases=True,
         description="gated_delta_rule_decode_pretranspose (k-last float32 state, gates in the kernel, no q/k L2 norm)",
     ),
     Binding(
@@ -34,7 +34,7 @@ BINDINGS = [
         op_type="gdn",
         applies=_k_last,
         requires=DSL,
-        compiles_per_shape=True,
+        prepare_all_cases=True,
         description="gated_delta_rule_mtp over the k-last state pool, state left unchanged, no q/k L2 norm",
     ),
     Binding(
@@ -45,7 +45,7 @@ BINDINGS = [
         op_type="gdn",
         applies=_k_last,
         requires=DSL,
-        compiles_per_shape=True,
+        prepare_all_cases=True,
         checked="the recurrence: chunk_gated_delta_rule; the gates g and beta from A_log, a, dt_bias, b: torch",
         description="chunk_gated_delta_rule over packed sequences with float32 gates computed from the raw inputs, no q/k L2 norm",
     ),
@@ -57,7 +57,7 @@ BINDINGS = [
         op_type="kda",
         applies=_k_last,
         requires=DSL,
-        compiles_per_shape=True,
+        prepare_all_cases=True,
         description="recurrent_kda, one token per row, gate and q/k L2 norm in the kernel, bf16 state pool",
     ),
     Binding(
@@ -68,7 +68,7 @@ BINDINGS = [
         op_type="kda",
         applies=_k_last,
         requires=DSL,
-        compiles_per_shape=True,
+        prepare_all_cases=True,
         checked=(
             "every token, on recurrent_kda's decode kernel one token per sequence per call (FlashInfer 0.7.2 has no "
             "SM90 multi-token KDA prefill: on SM90 recurrent_kda sends T > 1 to that kernel, which reads one token per "

@@ -74,6 +74,7 @@ def _renormalize_constants(definition: dict[str, Any]) -> dict[str, Any]:
 BINDINGS = [
     Binding(
         name="moe_fp8_block_scale_ds_routing_sm90",
+        prepare_all_cases=True,
         build_seconds=148,
         fi_api=f"flashinfer.gemm.{GEMM}",
         kernel="moe_fp8_ds_routing",
@@ -87,6 +88,7 @@ BINDINGS = [
     ),
     Binding(
         name="moe_fp8_block_scale_renorm_sm90",
+        prepare_all_cases=True,
         build_seconds=148,
         fi_api=f"flashinfer.gemm.{GEMM}",
         kernel="moe_fp8_renorm",
