@@ -121,10 +121,11 @@ def generate_case_inputs(job: dict[str, Any]) -> dict[str, Any]:
             if problems:
                 entry["error"] = "; ".join(problems)
             del inputs
-        except MemoryError:
-            entry["skipped"] = "the inputs exceed this machine's memory cap for the dry run"
         except Exception as exc:  # reported, the dry run goes on
-            entry["error"] = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, MemoryError) or "allocate" in str(exc):  # torch's CPU allocator raises RuntimeError
+                entry["skipped"] = "the inputs exceed this machine's memory cap for the dry run"
+            else:
+                entry["error"] = f"{type(exc).__name__}: {exc}"
         described.append(entry)
     return {"cases": described}
 
