@@ -15,7 +15,7 @@ from tools.verification.verify import verify_against_flashinfer
 
 pytestmark = pytest.mark.gpu
 
-DEEPSEEK = {"num_experts": 64, "top_k": 8, "n_group": 8, "topk_group": 4, "num_local_experts": 16, "hidden_size": 512, "intermediate_size": 256}
+DEEPSEEK = {"num_experts": 64, "top_k": 8, "n_group": 8, "topk_group": 4, "num_local_experts": 32, "hidden_size": 512, "intermediate_size": 256}
 KIMI = {"num_experts": 64, "top_k": 8, "n_group": 1, "topk_group": 1, "num_local_experts": 64, "hidden_size": 512, "intermediate_size": 256}
 RENORM = {"num_experts": 32, "top_k": 4, "num_local_experts": 32, "hidden_size": 512, "intermediate_size": 256}
 DS_OPTIONS = {"routing": "deepseek_v3", "routed_scaling_factor": 2.5}
