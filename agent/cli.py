@@ -4,6 +4,7 @@
     agent verify --all                          verify definitions against FlashInfer (GPU)
     agent baseline --model-name llama           document SGLang's baseline implementation of its kernels
     agent eval                                  score extraction against the ground truth in evals/
+    agent batch --models a,b --dataset DIR      extract, verify and open pull requests for many models
     agent models                                list the models known by name
     agent graph                                 print the agent's state machine (Mermaid)
 """
@@ -15,11 +16,11 @@ import sys
 import traceback
 
 from agent import exit_codes
-from agent.commands import baseline, extract, graph, models, verify
+from agent.commands import baseline, batch, extract, graph, models, verify
 from agent.commands import eval as evaluate
 from tools.errors import ExtractionError
 
-COMMANDS = (extract, verify, baseline, evaluate, models, graph)
+COMMANDS = (extract, verify, baseline, evaluate, batch, models, graph)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_codes.BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        if getattr(args, "command", None) == "extract" and not getattr(args, "dry_run", False):
+        if getattr(args, "command", None) in ("extract", "batch") and not getattr(args, "dry_run", False):
             print("hint: run the same command with --resume to continue from the last checkpoint", file=sys.stderr)
         return exit_codes.INTERRUPTED
     except BrokenPipeError:

@@ -17,3 +17,6 @@ binding, no FlashInfer kernel for this GPU, or the kernel could not be built); t
 and the log give each reason. A failure (3) takes precedence."""
 INTERRUPTED = 130
 """Stopped by Ctrl-C; rerun with --resume to continue."""
+PUBLISH_FAILED = 6
+"""`agent batch`: a remote (the Hub, GitHub, a git remote) failed a request. What was
+published before is recorded; rerun with --resume to continue."""

@@ -132,9 +132,8 @@ def dataset_notes(state: ExtractionState) -> list[DatasetNote]:
         if name in produced:
             continue
         departure = departure_for(name)
-        ours = departure.counterpart(name) if departure else None
-        if departure and ours in produced:
-            note = f"departure: {departure.what}; {ours} is written instead ({departure.evidence})"
+        if departure and departure.kind == "other_math" and departure.written_instead in produced:
+            note = f"departure: {departure.reason}"
         else:
             note = f"not produced by this run ({profile}; quantized variants need --include-quantized)"
         notes.append(DatasetNote(name=name, note=note))

@@ -51,7 +51,7 @@ def time_model(source, slug: str, repeat: int) -> dict:
                     continue
                 inventory = parse_model(index, model.model_class.module, model.model_class.architecture, model.config, ParallelProfile(tp=tp, ep=ep))
                 plan = plan_kernels(inventory, PlanOptions(page_sizes=model.profile.page_sizes))
-                context = BuildContext(model_slug=model.slug, sglang_version=source.version)
+                context = BuildContext(model_slug=model.slug)
                 names |= {build_definition(s, context)["name"] for s in plan.specs if has_template(s.family)}
                 pending = len(plan.pending)
         runs.append(time.perf_counter() - started)

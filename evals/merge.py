@@ -72,7 +72,7 @@ def score_merge(before: dict[str, str], after: dict[str, str], *, models: int, c
                 score.tagged += 1
     official = {Path(p).stem: json.loads(t) for p, t in before.items()}
     by_signature = {signature(d): name for name, d in official.items()}
-    departed = {d.counterpart(name) for d in DEPARTURES for name in official} - {None}
+    departed = {d.written_instead for d in DEPARTURES.values() if d.written_instead}
     for path in sorted(set(after) - set(before)):
         score.new += 1
         name = Path(path).stem

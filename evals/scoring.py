@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from evals.truth import ModelTruth, Signature
-from tools.dataset_conventions import departure_for
+from tools.dataset_conventions import departure_for, signature_facts
+from tools.dataset_conventions import signature_differences as conventions_signature_differences
 
 CheckOutcome = Literal["passed", "failed", "skipped"]
 
@@ -198,43 +199,15 @@ def _closest(name: str, candidates: list[str]) -> str | None:
 
 
 def signature_differences(expected: Signature, definition: dict[str, Any]) -> list[str]:
-    """How `definition` differs from the official signature, one line per difference."""
-    differences = []
-    if definition.get("op_type") != expected.op_type:
-        differences.append(f"op_type {definition.get('op_type')!r}, expected {expected.op_type!r}")
-    axes = {name: (spec.get("value") if spec.get("type") == "const" else "var") for name, spec in definition.get("axes", {}).items()}
-    for name in sorted(expected.axes.keys() | axes.keys()):
-        want, got = expected.axes.get(name), axes.get(name)
-        if want is None:
-            differences.append(f"axis {name} ({got}) is not in the official definition")
-        elif got is None:
-            differences.append(f"axis {name} ({want}) is missing")
-        elif want != got:
-            differences.append(f"axis {name} is {got}, expected {want}")
-    for role in ("inputs", "outputs"):
-        wanted = getattr(expected, role)
-        got_all = definition.get(role, {})
-        for name in sorted(wanted.keys() | got_all.keys()):
-            label = role[:-1]
-            if name not in got_all:
-                differences.append(f"{label} {name} is missing")
-                continue
-            if name not in wanted:
-                differences.append(f"{label} {name} is not in the official definition")
-                continue
-            want, got = wanted[name], got_all[name]
-            if got.get("shape") != want.shape:
-                differences.append(f"{label} {name} shape {got.get('shape')}, expected {want.shape}")
-            if got.get("dtype") != want.dtype:
-                differences.append(f"{label} {name} dtype {got.get('dtype')}, expected {want.dtype}")
-        # run(*inputs) takes them in order, and outputs come back in order.
-        if set(wanted) == set(got_all) and list(wanted) != list(got_all):
-            differences.append(f"{role} in the order {list(got_all)}, expected {list(wanted)}")
-    got_constraints = sorted(definition.get("constraints") or [])
-    if expected.tags and got_constraints != sorted(expected.constraints):
-        # Constraints were transcribed with the tags (the snapshot's entries), not for older samples.
-        differences.append(f"constraints {got_constraints}, expected {sorted(expected.constraints)}")
-    return differences
+    """How `definition` differs from the official signature, one line per difference, in the
+    words `tools.dataset_conventions.signature_differences` uses (order of axes, inputs and
+    outputs included: the benchmark calls run(*inputs))."""
+    official = expected.model_dump(include={"op_type", "axes", "inputs", "outputs", "constraints"})
+    ours = signature_facts(definition)
+    if not expected.tags:
+        # Entries sampled from commits after the snapshot were transcribed without constraints.
+        official["constraints"] = ours["constraints"]
+    return conventions_signature_differences(ours, official)
 
 
 def score_signatures(truth: ModelTruth, signatures: dict[str, Signature], definitions: dict[str, dict[str, Any]]) -> list[SignatureResult]:
@@ -247,8 +220,10 @@ def score_signatures(truth: ModelTruth, signatures: dict[str, Signature], defini
             results.append(SignatureResult(name=name, produced=False))
             continue
         differences = signature_differences(signatures[name], definition)
-        departure = departure_for(name) if differences else None
-        results.append(SignatureResult(name=name, produced=True, differences=differences, departure=departure.what if departure else None))
+        departure = departure_for(name)
+        # A departure explains exactly the differences it lists, nothing more.
+        departed = departure is not None and differences and tuple(differences) == departure.differences
+        results.append(SignatureResult(name=name, produced=True, differences=differences, departure=departure.reason if departed else None))
     return results
 
 

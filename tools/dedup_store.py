@@ -39,7 +39,7 @@ from typing import Any, Iterable, Iterator, Literal
 from pydantic import BaseModel, Field
 
 from tools import naming
-from tools.dataset_conventions import parallel_tag_prefixes
+from tools.dataset_conventions import parallel_tag_prefixes, signature_differences, signature_facts
 from tools.definition_file import append_tags, replace_tag
 from tools.errors import OutputError
 
@@ -90,27 +90,10 @@ def _signature_fields(definition: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def signature_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two definitions' signatures, `old -> new`;
-    empty exactly when the signatures are equal."""
-    a, b = _signature_fields(old), _signature_fields(new)
-    diffs = []
-    for field in ("op_type", "constraints"):
-        if a[field] != b[field]:
-            diffs.append(f"{field}: {a[field]!r} -> {b[field]!r}")
-    for name in sorted(set(a["axes"]) | set(b["axes"])):
-        if a["axes"].get(name) != b["axes"].get(name):
-            diffs.append(f"axes.{name}: {a['axes'].get(name)!r} -> {b['axes'].get(name)!r}")
-    for field in ("inputs", "outputs"):
-        old_items = {item[0]: item[1:] for item in a[field]}
-        new_items = {item[0]: item[1:] for item in b[field]}
-        for name in sorted(set(old_items) | set(new_items)):
-            if old_items.get(name) != new_items.get(name):
-                diffs.append(f"{field}.{name}: {old_items.get(name)!r} -> {new_items.get(name)!r}")
-        old_order, new_order = [item[0] for item in a[field]], [item[0] for item in b[field]]
-        if set(old_order) == set(new_order) and old_order != new_order:
-            diffs.append(f"{field} order: {old_order} -> {new_order}")
-    return diffs
+def convention_differences(dataset: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """How `ours` differs from the dataset's same-named definition, one line each (order of
+    axes, inputs and outputs included); empty exactly when the signatures are equal."""
+    return signature_differences(signature_facts(ours), signature_facts(dataset), other="dataset's")
 
 
 def kernel_differences(dataset: dict[str, Any], ours: dict[str, Any]) -> list[str]:
@@ -169,7 +152,7 @@ def tags_to_add(dataset: dict[str, Any], ours: dict[str, Any], *, model_aliases:
     tags its op type carries. Nothing else: status, fi_api and provenance stay as they are."""
     present = set(dataset.get("tags", []))
     aliases = {naming.model_tag(a) for a in model_aliases}
-    parallel = parallel_tag_prefixes(dataset.get("op_type", ""))
+    parallel = parallel_tag_prefixes(dataset.get("op_type", ""), dataset.get("name"))
     added = []
     for tag in ours.get("tags", []):
         if tag in present or tag in added:
@@ -202,6 +185,9 @@ class DefinitionStore:
                         data = json.loads(path.read_text(encoding="utf-8"))
                         if not isinstance(data, dict) or "name" not in data:
                             raise ValueError("not a definition object")
+                        missing = [k for k in ("op_type", "axes", "inputs", "outputs") if not isinstance(data.get(k), (dict, str))]
+                        if missing:
+                            raise ValueError(f"a definition without {', '.join(missing)}")
                     except (OSError, ValueError) as exc:
                         self.problems.append(StoreProblem(path=str(path), error=str(exc)))
                         # Reserve the name so nothing is ever written over the unreadable file.
@@ -236,11 +222,11 @@ class DefinitionStore:
             return self._conflict(definition, path, [f"the dataset's file cannot be read as a definition ({problem})"])
         differences = kernel_differences(existing, definition)
         if differences:
-            return self._conflict(definition, path, differences, signature_differences(existing, definition))
+            return self._conflict(definition, path, differences, convention_differences(existing, definition))
         added = tags_to_add(existing, definition, model_aliases=model_aliases)
         action: Action = "shared" if any(t.startswith(naming.MODEL_TAG_PREFIX) for t in added) else "existing"
         return StoreDecision(
-            action=action, name=name, path=str(path), added_tags=added, convention_differences=signature_differences(existing, definition)
+            action=action, name=name, path=str(path), added_tags=added, convention_differences=convention_differences(existing, definition)
         )
 
     def _conflict(self, definition: dict[str, Any], path: Path, differences: list[str], conventions: list[str] = ()) -> StoreDecision:

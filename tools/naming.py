@@ -1,4 +1,4 @@
-"""Definition names, op types and tags, following the flashinfer-trace dataset.
+"""Definition names and tags, following the flashinfer-trace dataset.
 
 FlashInfer's trace templates name a definition from their prefix and const axes
 (`gqa_ragged_h32_kv8_d128`); the dataset uses longer names that say the stage and mask
@@ -22,13 +22,9 @@ _RENAMES: tuple[tuple[re.Pattern[str], str], ...] = (
     # only (decode goes through the kda_decode facade), so it names the prefill kernel.
     (re.compile(r"^recurrent_kda_q(\d+)_(v\d+_d\d+)$"), r"kda_prefill_qk\1_\2_k_last"),
     (re.compile(r"^recurrent_kda_decode_q(\d+)_(v\d+_d\d+)$"), r"kda_decode_qk\1_\2_k_last"),
-    (re.compile(r"^gemm_bf16_N(\d+)_K(\d+)$"), r"gemm_n\1_k\2"),
     (re.compile(r"^moe_fp8_block_scale_renormalize_routing_(topk\d+_e\d+_h\d+_i\d+)$"), r"moe_fp8_block_scale_renorm_\1"),
     (re.compile(r"^(gdn_(?:decode|prefill|mtp)_qk\d+_v\d+_d\d+)$"), r"\1_k_last"),
 )
-
-# Template op types whose dataset directory differs.
-_OP_TYPES = {"gemm_bf16": "gemm"}
 
 
 def dataset_name(template_name: str) -> str:
@@ -37,10 +33,6 @@ def dataset_name(template_name: str) -> str:
         if pattern.match(template_name):
             return pattern.sub(replacement, template_name)
     return template_name
-
-
-def dataset_op_type(template_op_type: str) -> str:
-    return _OP_TYPES.get(template_op_type, template_op_type)
 
 
 # Tag prefixes the agent owns: set from the extraction context, never from a template.
@@ -64,12 +56,12 @@ def stage_tag(stage: str) -> str:
     return f"stage:{stage}"
 
 
+def fi_api_tag(api: str) -> str:
+    return f"fi_api:{api}"
+
+
 def quantization_tag(scheme: str) -> str:
     return f"quantization:{scheme}"
-
-
-def sglang_tag(version: str) -> str:
-    return f"sglang:{version}"
 
 
 def status_tag(status: str) -> str:

@@ -22,8 +22,10 @@ and the call into the kernel, each cited as file:line of the SGLang sources read
 the FlashInfer-Trace definition name `agent extract` writes for that kernel.
 
 Writes OUTPUT/<model>/{IMPLEMENTATION_FILE} (the forward-pass structure and the layer
-constructor calls with their arguments), OUTPUT/<model>/{KERNEL_CALLS_FILE} (one entry per
-kernel) and OUTPUT/<model>/{SNIPPETS_DIR}/ (the quoted source, one file per component)."""
+constructor calls with their arguments), OUTPUT/<model>/{KERNEL_CALLS_FILE} (a list, one
+entry per kernel) and OUTPUT/<model>/{SNIPPETS_DIR}/ (the quoted source, one file per
+component). Both files carry the fields flashinfer-bench documents for them
+(find-sglang-baseline skill), with everything else under additional keys."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     progress.stage("parse", ", ".join(f"tp={i.tp} ep={i.ep}: {len(i.components)} components" for i in inventories))
     analysis = analyse_baseline(model, index, inventories)
     target = write_baseline(analysis, Path(args.output_dir))
-    print(_summary(analysis.kernel_calls.kernel_calls))
+    print(_summary(analysis.kernel_calls))
     print(f"wrote {target}/{{{IMPLEMENTATION_FILE}, {KERNEL_CALLS_FILE}, {SNIPPETS_DIR}/}} ({len(analysis.snippets)} snippets) in {time.monotonic() - started:.1f}s")
     return exit_codes.SUCCESS
 
@@ -70,7 +72,7 @@ def _summary(calls: list[KernelCall]) -> str:
     for call in calls:
         route = call.baseline.name if call.baseline else "-"
         name = call.flashinfer_equivalent or f"({call.equivalent_status})"
-        key = (call.module_path, route, name)
+        key = (call.module, route, name)
         if key in seen:
             continue
         seen.add(key)
@@ -78,7 +80,7 @@ def _summary(calls: list[KernelCall]) -> str:
             where = call.baseline_note or ""
         else:
             missing = next((p.note for p in call.baseline.entry_points if not p.found), None)
-            where = call.code_location or f"not found: {missing}"
-        rows.append((call.module_path, route, name, where))
+            where = call.kernel_location or f"not found: {missing}"
+        rows.append((call.module, route, name, where))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows)

@@ -31,7 +31,7 @@ names the API used and what FlashInfer checked.
 Verdicts: verified (agrees on every case), failed (a mismatch report, or the reference
 raised), unverifiable (no binding, no kernel for this GPU, or the kernel could not be
 built here; the reason is given). Status: a verified definition becomes status:verified
-and gets a baseline solution under DIR/solutions/baseline/; a failed one becomes
+and gets a baseline solution under DIR/solutions/baseline/{op_type}/{name}/; a failed one becomes
 status:unverified only if it had no status, was unverified, or carries the status
 agent verify last wrote for it (--demote-failed: always); a status written by someone
 else is kept and the disagreement is reported; unverifiable ones are left untouched.

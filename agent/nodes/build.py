@@ -11,7 +11,7 @@ from tools.definition_builder.builder import BuildContext, build_definition
 
 def build_definitions(state: ExtractionState, runtime: Runtime[AgentContext]) -> dict:
     assert state.model is not None and state.sglang is not None
-    context = BuildContext(model_slug=state.model.slug, sglang_version=state.sglang.version)
+    context = BuildContext(model_slug=state.model.slug)
     tasks, by_name = [], {}
     for task in state.tasks:
         if task.origin != "template" or task.status != "planned":

@@ -52,8 +52,9 @@ def _recall(task: KernelTask, state: ExtractionState, store: DefinitionStore, dr
     if stored is None:
         return task
     stage = task.spec.stage if task.spec else None
-    ours = draft_tags(state.model.slug, state.sglang.version, tp=task.tp or 1, ep=task.ep or 1, stage=stage)
-    definition = dict(stored, tags=sorted(set(stored.get("tags", [])) | set(ours)))
+    ours = draft_tags(state.model.slug, stored["op_type"], stored["name"], tp=task.tp or 1, ep=task.ep or 1, stage=stage)
+    kept = list(stored.get("tags", []))
+    definition = dict(stored, tags=kept + [t for t in ours if t not in kept])
     return task.model_copy(
         update={"definition": definition, "decision": store.decide(definition, model_aliases=state.model.aliases), "status": "exists", "note": "drafted by an LLM in an earlier run"}
     )

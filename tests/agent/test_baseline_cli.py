@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from agent import exit_codes
-from tools.baseline.schema import KernelCallsDocument, SglangImplementation
+from tools.baseline.documented_format import KernelCallsFile, SglangImplementationFile
+from tools.baseline.schema import KernelCall, SglangImplementation
 
 
 def pinned(source):
@@ -24,11 +25,17 @@ def test_llama_baseline_writes_both_documents_and_the_snippets(tmp_path, sglang_
     result = run_cli("baseline", "--model-name", "llama", "--quiet", *pinned(sglang_source), cwd=tmp_path)
     assert result.returncode == exit_codes.SUCCESS, result.stderr
     target = tmp_path / "model_analysis" / "llama-3.1-8b"  # the default output directory
+    # A tool written against the documented format reads both files...
+    documented = KernelCallsFile.model_validate_json((target / "kernel_calls.json").read_text()).root
+    assert SglangImplementationFile.model_validate_json((target / "sglang_implementation.json").read_text()).class_name == "LlamaForCausalLM"
+    # ...and so does the project, with everything it adds.
     implementation = SglangImplementation.model_validate_json((target / "sglang_implementation.json").read_text())
-    calls = KernelCallsDocument.model_validate_json((target / "kernel_calls.json").read_text())
-    assert implementation.model_file == "sglang/srt/models/llama.py" and implementation.sglang_version == sglang_source.version
-    decode = [c for c in calls.kernel_calls if c.flashinfer_equivalent == "gqa_paged_decode_h32_kv8_d128_ps64"]
+    calls = [KernelCall.model_validate(entry) for entry in json.loads((target / "kernel_calls.json").read_text())]
+    assert len(calls) == len(documented)
+    assert implementation.model_file == "python/sglang/srt/models/llama.py" and implementation.sglang_version == sglang_source.version
+    decode = [c for c in calls if c.flashinfer_equivalent == "gqa_paged_decode_h32_kv8_d128_ps64"]
     assert [c.baseline.name for c in decode] == ["attention.decode"]
+    assert decode[0].code_location.startswith("models/llama.py:")
     assert (target / decode[0].snippet).is_file()
     assert "gqa_paged_decode_h32_kv8_d128_ps64" in result.stdout and "flashinfer_backend.py:" in result.stdout
     assert "wrote model_analysis/llama-3.1-8b/{sglang_implementation.json, kernel_calls.json, code_snippets/}" in result.stdout
@@ -39,9 +46,9 @@ def test_profile_options_reach_the_documents(tmp_path, sglang_source):
     result = run_cli("baseline", "--model-name", "qwen3-8b", "--tp", "2", "--quiet", *pinned(sglang_source), "--output-dir", str(out))
     assert result.returncode == exit_codes.SUCCESS, result.stderr
     data = json.loads((out / "qwen3-8b" / "kernel_calls.json").read_text())
-    assert {(c["tp"], c["ep"]) for c in data["kernel_calls"]} == {(2, 1)}
+    assert {(c["tp"], c["ep"]) for c in data} == {(2, 1)}
     # Qwen3 8B has 32 query and 8 KV heads: 16 and 4 per GPU at TP=2.
-    assert "gqa_paged_decode_h16_kv4_d128_ps1" in {c["flashinfer_equivalent"] for c in data["kernel_calls"]}
+    assert "gqa_paged_decode_h16_kv4_d128_ps1" in {c["flashinfer_equivalent"] for c in data}
 
 
 def test_unknown_model_lists_the_closest_candidates_and_exits_2(tmp_path, sglang_source):

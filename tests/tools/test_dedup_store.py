@@ -11,8 +11,8 @@ from tools.definition_builder.builder import BuildContext, build_definition
 from tools.kernel_spec import KernelSpec
 
 
-def definition(model="llama-3.1-8b", hidden=4096, sglang="0.5.23"):
-    return build_definition(KernelSpec(family="rmsnorm", axes={"hidden_size": hidden}), BuildContext(model_slug=model, sglang_version=sglang))
+def definition(model="llama-3.1-8b", hidden=4096):
+    return build_definition(KernelSpec(family="rmsnorm", axes={"hidden_size": hidden}), BuildContext(model_slug=model))
 
 
 def read(path):
@@ -70,12 +70,12 @@ def test_a_dtype_or_layout_convention_is_the_same_kernel(tmp_path):
     other["inputs"]["weight"]["dtype"] = "float32"
     decision = DefinitionStore(tmp_path).commit(other)
     assert decision.action == "shared" and decision.added_tags == ["model:other"]
-    assert decision.convention_differences == ["inputs.weight: [['hidden_size'], 'bfloat16'] -> [['hidden_size'], 'float32']"]
+    assert decision.convention_differences == ["input weight dtype float32 (dataset's bfloat16)"]
     assert read(original)["inputs"]["weight"]["dtype"] == "bfloat16"
 
 
 def test_signature_ignores_descriptions_tags_and_reference():
-    a, b = definition(), definition(model="x", sglang="0.6")
+    a, b = definition(), definition(model="x")
     b["description"] = "changed"
     b["reference"] = b["reference"] + "\n# comment\n"
     assert signature(a) == signature(b)

@@ -12,7 +12,7 @@ from tools.verification.family_inputs import quantize_fp8_blocks
 from tools.verification.inputs import Case, make_inputs
 from tools.verification.worker import load_reference
 
-CONTEXT = BuildContext(model_slug="test", sglang_version="test")
+CONTEXT = BuildContext(model_slug="test")
 MLA = {"num_qo_heads": 4, "head_dim_ckv": 32, "head_dim_kpe": 16}
 
 
@@ -35,34 +35,54 @@ def attend(q_nope, q_pe, k_nope, k_pe, scale, visible):
     return out, (torch.logsumexp(logits, -1) / math.log(2.0)).T
 
 
-def gather(cache, indptr, indices, b):
-    pages = indices[indptr[b] : indptr[b + 1]].long()
-    return cache[pages].reshape(-1, cache.shape[-1])
+def gather(cache, x, b):
+    """Sequence b's latent rows, page by page; of its last page only kv_last_page_len rows
+    (all of them where the definition has no kv_last_page_len: page size 1)."""
+    pages = x["kv_indices"][x["kv_indptr"][b] : x["kv_indptr"][b + 1]].tolist()
+    last = int(x["kv_last_page_len"][b]) if "kv_last_page_len" in x else cache.shape[1]
+    return torch.cat([cache[p] for p in pages[:-1]] + [cache[pages[-1], :last]])
 
 
-def test_mla_paged_decode():
-    case = Case(label="decode", batch_size=3, kv_lens=[4, 8, 12])
-    _, run, x = prepared(KernelSpec(family="mla_paged_decode", axes={**MLA, "page_size": 4}), case)
+@pytest.mark.parametrize("page_size, kv_lens", [(1, [4, 8, 12]), (4, [4, 9, 15])])
+def test_mla_paged_decode(page_size, kv_lens):
+    case = Case(label="decode", batch_size=3, kv_lens=kv_lens)
+    _, run, x = prepared(KernelSpec(family="mla_paged_decode", axes={**MLA, "page_size": page_size}), case)
     out, lse = run(**x)
     for b in range(3):
-        ckv, kpe = (gather(x[c], x["kv_indptr"], x["kv_indices"], b) for c in ("ckv_cache", "kpe_cache"))
+        ckv, kpe = (gather(x[c], x, b) for c in ("ckv_cache", "kpe_cache"))
+        assert ckv.shape[0] == kv_lens[b]
         want, want_lse = attend(x["q_nope"][b : b + 1], x["q_pe"][b : b + 1], ckv, kpe, x["sm_scale"], torch.ones(1, ckv.shape[0], dtype=torch.bool))
         close(out[b : b + 1], want)
         close(lse[b : b + 1], want_lse, tol=1e-3)
 
 
-def test_mla_paged_prefill_is_causal_over_the_cached_prefix():
-    case = Case(label="prefill", batch_size=2, q_lens=[3, 2], kv_lens=[8, 4])
-    _, run, x = prepared(KernelSpec(family="mla_paged_prefill", axes={**MLA, "page_size": 2}), case)
+@pytest.mark.parametrize("page_size, kv_lens", [(1, [8, 4]), (4, [7, 5])])
+def test_mla_paged_prefill_is_causal_over_the_cached_prefix(page_size, kv_lens):
+    case = Case(label="prefill", batch_size=2, q_lens=[3, 2], kv_lens=kv_lens)
+    _, run, x = prepared(KernelSpec(family="mla_paged_prefill", axes={**MLA, "page_size": page_size}), case)
     out, lse = run(**x)
     qo = x["qo_indptr"]
     for b in range(2):
-        ckv, kpe = (gather(x[c], x["kv_indptr"], x["kv_indices"], b) for c in ("ckv_cache", "kpe_cache"))
+        ckv, kpe = (gather(x[c], x, b) for c in ("ckv_cache", "kpe_cache"))
+        assert ckv.shape[0] == kv_lens[b]
         n_q, n_kv = int(qo[b + 1] - qo[b]), ckv.shape[0]
         visible = torch.arange(n_kv)[None, :] <= (n_kv - n_q + torch.arange(n_q))[:, None]
         want, want_lse = attend(x["q_nope"][qo[b] : qo[b + 1]], x["q_pe"][qo[b] : qo[b + 1]], ckv, kpe, x["sm_scale"], visible)
         close(out[qo[b] : qo[b + 1]], want)
         close(lse[qo[b] : qo[b + 1]], want_lse, tol=1e-3)
+
+
+@pytest.mark.parametrize("stage", ["decode", "prefill"])
+def test_mla_page_size_64_agrees_with_flashinfers_template_when_every_page_is_full(stage):
+    from flashinfer.trace.templates import attention
+
+    template = {"decode": attention._mla_paged_decode_reference, "prefill": attention._mla_paged_prefill_reference}[stage]
+    case = Case(label="full pages", batch_size=2, q_lens=[2, 5], kv_lens=[64, 128])
+    _, run, x = prepared(KernelSpec(family=f"mla_paged_{stage}", axes={**MLA, "page_size": 64}), case)
+    ours = run(**x)
+    theirs = template(**{name: value for name, value in x.items() if name != "kv_last_page_len"})
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2)
 
 
 def test_mla_ragged_prefill_against_sdpa_with_a_smaller_value_dim():
@@ -131,22 +151,25 @@ def expert_mlp(x, w13, w2):
     return (F.silu(gate) * up) @ w2.T
 
 
-def moe_straightforward(x, w13, w2, picked, weights):
+def moe_straightforward(x, w13, w2, picked, weights, offset=0):
+    """Each token's picked experts, weighted; only the local ones (ids offset .. offset + local) run here."""
     out = torch.zeros(x.shape[0], w2.shape[1])
     for t in range(x.shape[0]):
         for e, w in zip(picked[t].tolist(), weights[t].tolist()):
-            out[t] += w * expert_mlp(x[t], w13[e], w2[e])
+            if offset <= e < offset + w13.shape[0]:
+                out[t] += w * expert_mlp(x[t], w13[e - offset], w2[e - offset])
     return out
 
 
 def route(routing, logits, bias, top_k, groups, scale):
+    logits = logits.float()
     if routing == "deepseek_v3":
         n_group, topk_group = groups
         s = torch.sigmoid(logits)
         biased = s + bias
         group_score = biased.view(len(s), n_group, -1).topk(2, dim=-1).values.sum(-1)
         keep = torch.zeros_like(group_score).scatter(1, group_score.topk(topk_group, dim=-1).indices, 1.0)
-        allowed = keep.repeat_interleave(E // n_group, dim=1).bool()
+        allowed = keep.repeat_interleave(logits.shape[1] // n_group, dim=1).bool()
         picked = biased.masked_fill(~allowed, float("-inf")).topk(top_k, dim=-1).indices
         w = s.gather(1, picked)
         return picked, w / w.sum(-1, keepdim=True) * scale
@@ -159,28 +182,55 @@ def route(routing, logits, bias, top_k, groups, scale):
     raise AssertionError(routing)
 
 
-@pytest.mark.parametrize(
-    "routing, top_k, groups",
-    [("deepseek_v3", 3, (4, 2)), ("renormalize", 2, None), ("llama4", 1, None)],
-)
-def test_moe_routing_picks_the_same_experts_as_a_straightforward_implementation(routing, top_k, groups):
-    axes = {"num_experts": E, "top_k": top_k, "num_local_experts": E, "hidden_size": H, "intermediate_size": I}
+def moe_axes(top_k, experts=E, local=E, groups=None):
+    axes = {"num_experts": experts, "top_k": top_k, "num_local_experts": local, "hidden_size": H, "intermediate_size": I}
     if groups:
         axes.update(n_group=groups[0], topk_group=groups[1])
-    definition, run, x = prepared(KernelSpec(family="moe_fp8_block_scale", axes=axes, options={"routing": routing}), Case(label="t", batch_size=6))
-    scale = x["routed_scaling_factor"] if routing == "deepseek_v3" else 1.0
-    if routing != "deepseek_v3":
-        x["routed_scaling_factor"] = None
-    got = run(**x)
+    return axes
+
+
+def expert_weights(x):
     hidden = dequant(x["hidden_states"], x["hidden_states_scale"].T, (128,))
-    w13 = dequant(x["gemm1_weights"], x["gemm1_weights_scale"], (128, 128))
-    w2 = dequant(x["gemm2_weights"], x["gemm2_weights_scale"], (128, 128))
-    bias = x["routing_bias"].float() if routing == "deepseek_v3" else torch.zeros(E)
-    picked, weights = route(routing, x["routing_logits"], bias, top_k, groups, scale)
-    close(got, moe_straightforward(hidden, w13, w2, picked, weights), tol=3e-2)
+    return hidden, dequant(x["gemm1_weights"], x["gemm1_weights_scale"], (128, 128)), dequant(x["gemm2_weights"], x["gemm2_weights_scale"], (128, 128))
+
+
+@pytest.mark.parametrize(
+    "routing, top_k, groups, experts, local",
+    [("deepseek_v3", 3, (4, 2), E, E), ("deepseek_v3", 3, (4, 2), 2 * E, E), ("renormalize", 2, None, E, E), ("renormalize", 2, None, 2 * E, E), ("llama4", 1, None, E, E)],
+)
+def test_moe_routing_picks_the_same_experts_as_a_straightforward_implementation(routing, top_k, groups, experts, local):
+    spec = KernelSpec(family="moe_fp8_block_scale", axes=moe_axes(top_k, experts, local, groups), options={"routing": routing})
+    definition, run, x = prepared(spec, Case(label="t", batch_size=6))
+    # Routed over every expert; at EP > 1 this GPU runs the last `local` of them.
+    assert x["routing_logits"].shape == (6, experts)
+    offset = x.get("local_expert_offset", 0)
+    assert offset == experts - local
+    got = run(**x)
+    hidden, w13, w2 = expert_weights(x)
+    bias = x["routing_bias"].float() if routing == "deepseek_v3" else None
+    picked, weights = route(routing, x["routing_logits"], bias, top_k, groups, x.get("routed_scaling_factor", 1.0))
+    close(got, moe_straightforward(hidden, w13, w2, picked, weights, offset), tol=3e-2)
     # A different expert choice changes the result: the comparison above is sensitive to routing.
-    wrong = (picked + 1) % E
-    assert not torch.allclose(got.float(), moe_straightforward(hidden, w13, w2, wrong, weights), atol=3e-2)
+    wrong = (picked + 1) % experts
+    assert not torch.allclose(got.float(), moe_straightforward(hidden, w13, w2, wrong, weights, offset), atol=3e-2)
+
+
+@pytest.mark.parametrize("routing, groups, experts", [("deepseek_v3", (4, 2), 2 * E), ("renormalize", None, E), ("renormalize", None, 2 * E)])
+def test_moe_run_is_flashinfers_template_reference_with_the_routing_constants(routing, groups, experts):
+    """The definition's run() takes the dataset's inputs and calls the template's reference
+    with top_k (and the groups) baked in, and SGLang's values for what it does not take."""
+    from flashinfer.trace.templates import moe
+
+    spec = KernelSpec(family="moe_fp8_block_scale", axes=moe_axes(3, experts, E, groups), options={"routing": routing})
+    definition, run, x = prepared(spec, Case(label="t", batch_size=5))
+    tensors = [x[name] for name in ("routing_logits", "hidden_states", "hidden_states_scale", "gemm1_weights", "gemm1_weights_scale", "gemm2_weights", "gemm2_weights_scale")]
+    if routing == "deepseek_v3":
+        want = moe._trtllm_fp8_block_scale_moe_ds_routing_reference(
+            tensors[0], x["routing_bias"], *tensors[1:], 3, *groups, x["local_expert_offset"], x["routed_scaling_factor"]
+        )
+    else:
+        want = moe._trtllm_fp8_block_scale_moe_renormalize_routing_reference(tensors[0], None, *tensors[1:], 3, x.get("local_expert_offset", 0), None)
+    assert torch.equal(run(**x), want)
 
 
 def test_fp8_block_dequantisation_round_trips():
@@ -192,9 +242,7 @@ def test_fp8_block_dequantisation_round_trips():
     relative = (restored - weights).norm() / weights.norm()
     assert relative < 0.05  # e4m3 keeps ~3 mantissa bits
     # And through the reference: the MoE output on quantised weights tracks the float one.
-    axes = {"num_experts": E, "top_k": 2, "num_local_experts": E, "hidden_size": H, "intermediate_size": I}
-    _, run, x = prepared(KernelSpec(family="moe_fp8_block_scale", axes=axes, options={"routing": "renormalize"}), Case(label="t", batch_size=4))
-    x["routed_scaling_factor"] = None
+    _, run, x = prepared(KernelSpec(family="moe_fp8_block_scale", axes=moe_axes(2), options={"routing": "renormalize"}), Case(label="t", batch_size=4))
     picked, w = route("renormalize", x["routing_logits"], None, 2, None, 1.0)
     hidden = dequant(x["hidden_states"], x["hidden_states_scale"].T, (128,))
     exact = moe_straightforward(hidden, dequant(x["gemm1_weights"], x["gemm1_weights_scale"], (128, 128)), dequant(x["gemm2_weights"], x["gemm2_weights_scale"], (128, 128)), picked, w)
@@ -247,3 +295,40 @@ def test_gdn_prefill_runs_the_recurrence_over_each_sequence():
                 o, s = delta_rule(x["q"][t, h // ratio].float(), x["k"][t, h // ratio].float(), x["v"][t, h].float(), s, g, beta, x["scale"])
                 close(out[t, h], o)
             close(new_state[seq, h], s, tol=1e-3)
+
+
+def test_gdn_mtp_runs_each_row_from_its_pooled_state_and_leaves_the_pool_unchanged():
+    definition, run, x = prepared(KernelSpec(family="gdn_mtp", axes=GDN), Case(label="m", batch_size=2, q_lens=[3, 3]))
+    assert list(definition["inputs"])[-2:] == ["scale", "intermediate_states_buffer"]
+    pool_before = x["initial_state"].clone()
+    out, final_state = run(**x)
+    ratio = GDN["num_v_heads"] // GDN["num_q_heads"]
+    steps = x["q"].shape[1]
+    for row in range(2):
+        slot = int(x["initial_state_indices"][row])
+        for h in range(GDN["num_v_heads"]):
+            s = x["initial_state"][slot, h].float()
+            for t in range(steps):
+                step = {k: (v[row, t] if k in ("a", "b") else v) for k, v in x.items()}
+                g, beta = gates(step, h)
+                o, s = delta_rule(x["q"][row, t, h // ratio].float(), x["k"][row, t, h // ratio].float(), x["v"][row, t, h].float(), s, g, beta, x["scale"])
+                close(out[row, t, h], o)
+                # The state after each token, per batch row, for rollback.
+                close(x["intermediate_states_buffer"][row, t, h], s, tol=1e-3)
+    # Verification does not commit the state (SGLang: disable_state_update=True).
+    assert torch.equal(final_state, pool_before) and torch.equal(x["initial_state"], pool_before)
+
+
+def test_gdn_mtp_scale_zero_or_none_means_one_over_sqrt_head_size():
+    _, run, x = prepared(KernelSpec(family="gdn_mtp", axes=GDN), Case(label="m", batch_size=1, q_lens=[2]))
+    explicit = run(**{**x, "scale": 1.0 / math.sqrt(GDN["head_size"])})[0]
+    assert torch.equal(run(**{**x, "scale": 0.0})[0], explicit)
+    assert torch.equal(run(**{**x, "scale": None})[0], explicit)
+
+
+@pytest.mark.parametrize("family", ["gdn_decode", "gdn_mtp", "gdn_prefill"])
+def test_gdn_gates_take_the_datasets_dtypes(family):
+    definition, run, x = prepared(KernelSpec(family=family, axes=GDN), Case(label="d", batch_size=2, q_lens=[2, 3]))
+    dtypes = {name: definition["inputs"][name]["dtype"] for name in ("A_log", "a", "dt_bias", "b")}
+    assert dtypes == {"A_log": "float32", "a": "bfloat16", "dt_bias": "float32", "b": "bfloat16"}
+    assert x["dt_bias"].dtype == torch.float32 and x["a"].dtype == torch.bfloat16

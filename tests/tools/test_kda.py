@@ -15,7 +15,7 @@ from tools.kernel_spec import KernelSpec
 from tools.verification.inputs import Case, default_cases, make_inputs
 from tools.verification.worker import load_reference
 
-CONTEXT = BuildContext(model_slug="kimi-linear-48b-a3b", sglang_version="0.5.23")
+CONTEXT = BuildContext(model_slug="kimi-linear-48b-a3b")
 KIMI_TP4 = {"num_q_heads": 8, "num_v_heads": 8, "head_dim": 128}
 GVA = {"num_q_heads": 2, "num_v_heads": 4, "head_dim": 64}
 

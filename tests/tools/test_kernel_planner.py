@@ -8,7 +8,7 @@ from tools.definition_builder.builder import BuildContext, build_definition
 from tools.kernel_planner import PlanOptions, plan_kernels
 from tools.model_registry.catalog import CATALOG_DIR
 
-CONTEXT = BuildContext(model_slug="test", sglang_version="test")
+CONTEXT = BuildContext(model_slug="test")
 
 # flashinfer-bench docs/model_coverage.mdx, "Llama 3.1 8B": the official definition set.
 LLAMA_3_1_8B_OFFICIAL = {

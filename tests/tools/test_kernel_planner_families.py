@@ -9,7 +9,7 @@ from tools.kernel_planner import PlanOptions, plan_kernels
 from tools.model_parser.inventory import ParamValue
 from tools.model_registry.catalog import CATALOG_DIR
 
-CONTEXT = BuildContext(model_slug="test", sglang_version="test")
+CONTEXT = BuildContext(model_slug="test")
 
 # flashinfer-bench docs/model_coverage.mdx, "DeepSeek V3 / R1" (TP=8, EP=8): the official 14.
 DEEPSEEK_V3_OFFICIAL = {

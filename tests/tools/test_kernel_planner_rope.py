@@ -14,7 +14,7 @@ from tools.model_parser.runtime import ParallelProfile
 from tools.model_registry.catalog import CATALOG_DIR
 from tools.model_registry.resolver import ModelResolver
 
-CONTEXT = BuildContext(model_slug="test", sglang_version="test")
+CONTEXT = BuildContext(model_slug="test")
 ROTARY_PACKAGE = Path("srt") / "layers" / "rotary_embedding"
 
 

@@ -15,7 +15,7 @@ from tools.verification.inputs import default_cases, make_inputs
 from tools.verification.reference_check import check_references
 from tools.verification.worker import load_reference
 
-CONTEXT = BuildContext(model_slug="minimax-m2", sglang_version="0.5.23")
+CONTEXT = BuildContext(model_slug="minimax-m2")
 API = "flashinfer.rope.apply_rope_with_cos_sin_cache_inplace"
 
 

@@ -11,7 +11,7 @@ from tools.kernel_spec import KernelSpec
 from tools.verification.inputs import Case, make_inputs
 from tools.verification.worker import load_reference
 
-CONTEXT = BuildContext(model_slug="test", sglang_version="test")
+CONTEXT = BuildContext(model_slug="test")
 SMALL_ATTN = {"num_qo_heads": 4, "num_kv_heads": 2, "head_dim": 16}
 
 
@@ -39,11 +39,16 @@ def test_rmsnorm_and_fused_add_rmsnorm():
     close(run(**x), expected)
 
 
-def test_gemm_matches_a_linear_layer():
+def test_gemm_is_a_times_b_transposed_in_float16():
     _, run, x = reference_and_inputs(KernelSpec(family="gemm", axes={"N": 48, "K": 32}), Case(label="rows", batch_size=7))
-    # B is the column-major [K, N] view of nn.Linear's [N, K] weight.
-    expected = F.linear(x["A"].float(), x["B"].float().T)
-    close(run(**x), expected)
+    # The dataset's layout: B [N, K], as nn.Linear stores its weight.
+    assert x["A"].shape == (7, 32) and x["B"].shape == (48, 32) and x["A"].dtype == x["B"].dtype == torch.float16
+    expected = x["A"].double() @ x["B"].double().T
+    got = run(**x)
+    assert got.dtype == torch.float16 and got.shape == (7, 48)
+    close(got, expected, tol=1e-2)
+    # B read as [K, N] (the bf16 template's layout) would be another product.
+    assert not torch.allclose(got.double(), x["A"].double() @ x["B"].double().reshape(32, 48), atol=1e-1)
 
 
 def _sdpa(q, k, v, scale, q_offset):
@@ -61,37 +66,64 @@ def _sdpa(q, k, v, scale, q_offset):
     return out, lse
 
 
-def _gather_pages(cache, indptr, indices, b):
-    pages = indices[indptr[b] : indptr[b + 1]].long()
-    return cache[pages].reshape(-1, cache.shape[2], cache.shape[3])
+def _sequence(cache, x, b):
+    """Sequence b's tokens, gathered page by page: its full pages, then as many tokens of
+    its last page as kv_last_page_len says (all of them where the definition has none)."""
+    pages = x["kv_indices"][x["kv_indptr"][b] : x["kv_indptr"][b + 1]].tolist()
+    last = int(x["kv_last_page_len"][b]) if "kv_last_page_len" in x else cache.shape[1]
+    rows = [cache[p] for p in pages[:-1]] + [cache[pages[-1], :last]]
+    return torch.cat(rows)
 
 
-@pytest.mark.parametrize("page_size", [1, 4])
-def test_paged_decode_against_sdpa(page_size):
-    case = Case(label="decode", batch_size=3, kv_lens=[4, 8, 12])
-    _, run, x = reference_and_inputs(KernelSpec(family="gqa_paged_decode", axes={**SMALL_ATTN, "page_size": page_size}), case)
+# Page size 4 with sequences of 5, 10 and 12 tokens: last pages of 1, 2 and 4 tokens.
+PAGED_CASES = [(1, [4, 8, 12]), (4, [5, 10, 12])]
+
+
+@pytest.mark.parametrize("page_size, kv_lens", PAGED_CASES)
+def test_paged_decode_against_sdpa(page_size, kv_lens):
+    case = Case(label="decode", batch_size=3, kv_lens=kv_lens)
+    definition, run, x = reference_and_inputs(KernelSpec(family="gqa_paged_decode", axes={**SMALL_ATTN, "page_size": page_size}), case)
+    assert ("kv_last_page_len" in definition["inputs"]) == (page_size > 1)
     out, lse = run(**x)
     for b in range(3):
-        k = _gather_pages(x["k_cache"], x["kv_indptr"], x["kv_indices"], b)
-        v = _gather_pages(x["v_cache"], x["kv_indptr"], x["kv_indices"], b)
+        k, v = _sequence(x["k_cache"], x, b), _sequence(x["v_cache"], x, b)
+        assert k.shape[0] == kv_lens[b]
         want_out, want_lse = _sdpa(x["q"][b : b + 1], k, v, x["sm_scale"], q_offset=k.shape[0] - 1)
         close(out[b : b + 1], want_out)
         close(lse[b : b + 1], want_lse, tol=1e-3)
 
 
-@pytest.mark.parametrize("page_size", [1, 4])
-def test_paged_prefill_is_causal_with_the_cached_prefix(page_size):
-    case = Case(label="prefill", batch_size=2, q_lens=[3, 5], kv_lens=[8, 12])
+@pytest.mark.parametrize("page_size, kv_lens", PAGED_CASES[:1] + [(4, [7, 13])])
+def test_paged_prefill_is_causal_with_the_cached_prefix(page_size, kv_lens):
+    case = Case(label="prefill", batch_size=2, q_lens=[3, 5], kv_lens=kv_lens[-2:])
     _, run, x = reference_and_inputs(KernelSpec(family="gqa_paged_prefill", axes={**SMALL_ATTN, "page_size": page_size}), case)
     out, lse = run(**x)
     qo = x["qo_indptr"]
     for b in range(2):
         q = x["q"][qo[b] : qo[b + 1]]
-        k = _gather_pages(x["k_cache"], x["kv_indptr"], x["kv_indices"], b)
-        v = _gather_pages(x["v_cache"], x["kv_indptr"], x["kv_indices"], b)
+        k, v = _sequence(x["k_cache"], x, b), _sequence(x["v_cache"], x, b)
+        assert k.shape[0] == kv_lens[-2:][b]
         want_out, want_lse = _sdpa(q, k, v, x["sm_scale"], q_offset=k.shape[0] - q.shape[0])
         close(out[qo[b] : qo[b + 1]], want_out)
         close(lse[qo[b] : qo[b + 1]], want_lse, tol=1e-3)
+
+
+@pytest.mark.parametrize("family", ["gqa_paged_decode", "gqa_paged_prefill"])
+def test_page_size_64_references_agree_with_flashinfers_templates_when_every_page_is_full(family):
+    """The templates address whole pages only; with full last pages both must agree."""
+    from flashinfer.trace.templates import attention
+
+    template = {"gqa_paged_decode": attention._gqa_paged_decode_reference, "gqa_paged_prefill": attention._gqa_paged_prefill_reference}[family]
+    case = Case(label="full pages", batch_size=2, q_lens=[3, 64], kv_lens=[64, 128])
+    definition, run, x = reference_and_inputs(KernelSpec(family=family, axes={**SMALL_ATTN, "page_size": 64}), case)
+    assert x["kv_last_page_len"].tolist() == [64, 64]
+    ours = run(**x)
+    theirs = template(**{name: value for name, value in x.items() if name != "kv_last_page_len"})
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2)
+    # A partial last page changes the result: the length is read.
+    x["kv_last_page_len"] = torch.tensor([63, 1], dtype=torch.int32)
+    assert not torch.allclose(run(**x)[0].float(), ours[0].float(), atol=1e-2)
 
 
 def test_ragged_prefill_against_sdpa():

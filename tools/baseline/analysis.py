@@ -13,13 +13,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tools.baseline.documented_view import code_location, forward_pass_structure, implementation_calls, kernel_name, repository_path
 from tools.baseline.entry_points import EntryPointLocator, span_of
 from tools.baseline.kernel_map import ComponentKernel, DefinitionNames, component_kernels
-from tools.baseline.routes import ROUTES, route_names
+from tools.baseline.routes import LAYER, ROUTES, Step, route_names
 from tools.baseline.schema import (
     BaselineRoute,
+    DocumentedProfile,
     KernelCall,
-    KernelCallsDocument,
     ProfileImplementation,
     SglangImplementation,
 )
@@ -40,11 +41,14 @@ IMPLEMENTATION_FILE = "sglang_implementation.json"
 KERNEL_CALLS_FILE = "kernel_calls.json"
 SNIPPETS_DIR = "code_snippets"
 
+_LAYER_CLASS = Step("the component's own class", LAYER)
+
 
 class BaselineAnalysis(BaseModel):
     slug: str
     implementation: SglangImplementation
-    kernel_calls: KernelCallsDocument
+    kernel_calls: list[KernelCall]
+    """The entries of `kernel_calls.json`, every profile's in turn."""
     snippets: dict[str, str]
     """File name under `code_snippets/` -> its text."""
 
@@ -59,10 +63,11 @@ def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list
     quant_method = (model.config.get("quantization_config") or {}).get("quant_method")
     first = inventories[0]
     locator = EntryPointLocator(index, ModelInterpreter(index, model.config, ParallelProfile(tp=first.tp, ep=first.ep)))
-    names = DefinitionNames(BuildContext(model_slug=model.slug, sglang_version=version))
+    names = DefinitionNames(BuildContext(model_slug=model.slug))
     options = PlanOptions(page_sizes=model.profile.page_sizes)
     calls: list[KernelCall] = []
     profiles: list[ProfileImplementation] = []
+    documented: list[DocumentedProfile] = []
     # Snippets are per component (the same across profiles), with every route it takes.
     components: dict[tuple, Component] = {}
     files: dict[tuple, str] = {}
@@ -70,6 +75,7 @@ def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list
     taken: set[str] = set()
     for inventory in inventories:
         kernels = component_kernels(inventory, options, names)
+        made: list[tuple[KernelCall, Component]] = []
         for kernel in kernels:
             key = (kernel.component.path, kernel.component.class_name, str(kernel.component.location))
             if key not in components:
@@ -79,15 +85,25 @@ def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list
                 if call.baseline is not None:
                     routes.setdefault(key, {}).setdefault(call.baseline.name, call.baseline)
                 call.snippet = f"{SNIPPETS_DIR}/{files[key]}"
-                calls.append(call)
+                made.append((call, kernel.component))
+        calls += [call for call, _ in made]
+        forward = forward_pass(inventory, kernels)
         profiles.append(
             ProfileImplementation(
                 tp=inventory.tp,
                 ep=inventory.ep,
-                forward_pass=forward_pass(inventory, kernels),
+                forward_pass=forward,
                 kernel_calls_found=constructor_calls(inventory),
                 unknown=inventory.unknown,
                 diagnostics=inventory.diagnostics,
+            )
+        )
+        documented.append(
+            DocumentedProfile(
+                tp=inventory.tp,
+                ep=inventory.ep,
+                forward_pass_structure=forward_pass_structure(forward, made),
+                kernel_calls=implementation_calls(made, model.model_class.file),
             )
         )
     snippets = {
@@ -95,13 +111,19 @@ def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list
         for key, component in components.items()
     }
     entry = locator.definition(model.model_class.module, model.architecture)
+    head, *others = documented
     implementation = SglangImplementation(
-        model=model.slug,
+        model_name=model.slug,
+        model_file=repository_path(model.model_class.file),
+        class_name=model.architecture,
+        forward_pass_structure=head.forward_pass_structure,
+        kernel_calls=head.kernel_calls,
+        tp=head.tp,
+        ep=head.ep,
+        other_profiles=others,
         display_name=model.display_name,
         hf_repo_id=model.hf_repo_id,
         architecture=model.architecture,
-        model_file=model.model_class.file,
-        class_name=model.architecture,
         class_location=span_of(*entry) if entry else None,
         sglang_version=version,
         config_source=model.config_source,
@@ -109,16 +131,15 @@ def analyse_baseline(model: ResolvedModel, index: SourceIndex, inventories: list
         quantization=quant_method,
         profiles=profiles,
     )
-    document = KernelCallsDocument(
-        model=model.slug, model_file=model.model_class.file, entry_class=model.architecture, sglang_version=version, kernel_calls=calls
-    )
-    return BaselineAnalysis(slug=model.slug, implementation=implementation, kernel_calls=document, snippets=snippets)
+    return BaselineAnalysis(slug=model.slug, implementation=implementation, kernel_calls=calls, snippets=snippets)
 
 
 def _kernel_calls(kernel: ComponentKernel, inventory: Inventory, quant_method: str | None, locator: EntryPointLocator) -> list[KernelCall]:
     component, spec = kernel.component, kernel.spec
     base = dict(
-        module_path=component.path,
+        module=component.path,
+        flashinfer_equivalent=kernel.definition_name,
+        code_location=code_location(component.location),
         layers=component.layers,
         component_kind=component.kind,
         layer_class=component.class_name,
@@ -127,20 +148,29 @@ def _kernel_calls(kernel: ComponentKernel, inventory: Inventory, quant_method: s
         ep=inventory.ep,
         stage=spec.stage if spec else None,
         kernel_family=spec.family if spec else None,
-        flashinfer_equivalent=kernel.definition_name,
         equivalent_status=kernel.status,
         reason=kernel.reason,
         constructed_at=component.location,
     )
+    own_class = locator.dotted_name(_LAYER_CLASS, component)
     wanted = route_names(component, spec, quant_method)
     known = [ROUTES[name] for name in wanted if name in ROUTES]
     if not known:
         missing = ", ".join(wanted) or f"layer kind {component.kind}"
-        return [KernelCall(**base, kernel=spec.family if spec else component.kind, baseline_note=f"no baseline route is documented for {missing}")]
+        return [KernelCall(**base, kernel=None, baseline_impl=own_class, baseline_note=f"no baseline route is documented for {missing}")]
     calls = []
     for route in known:
         baseline = locator.route(route, component)
-        calls.append(KernelCall(**base, kernel=route.kernel, baseline=baseline, code_location=_innermost(baseline)))
+        calls.append(
+            KernelCall(
+                **base,
+                kernel=kernel_name(route, baseline),
+                # A factory building several classes has no one class to name: the factory itself.
+                baseline_impl=locator.dotted_name(route.steps[route.implementation_step], component) or own_class,
+                baseline=baseline,
+                kernel_location=_innermost(baseline),
+            )
+        )
     return calls
 
 
@@ -174,5 +204,5 @@ def write_baseline(analysis: BaselineAnalysis, output_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_json_atomic(target / IMPLEMENTATION_FILE, analysis.implementation.model_dump(mode="json"))
-    write_json_atomic(target / KERNEL_CALLS_FILE, analysis.kernel_calls.model_dump(mode="json"))
+    write_json_atomic(target / KERNEL_CALLS_FILE, [call.model_dump(mode="json") for call in analysis.kernel_calls])
     return target

@@ -61,6 +61,16 @@ class EntryPointLocator:
             return (home, value.node) if home is not None else None
         return None
 
+    def dotted_name(self, step: Step, component: Component) -> str | None:
+        """The class or function `step` targets, as a dotted name where it is defined
+        (`sglang.srt.layers.layernorm.RMSNorm`); None when it does not resolve."""
+        name, module = _target(step, component)
+        found = self.definition(module, name) if module is not None else None
+        if found is None:
+            return None
+        home, node = found
+        return f"{home.name}.{node.name.value}"
+
     # ------------------------------------------------------------------ lookup
 
     def _locate(self, step: Step, name: str, module: str) -> EntryPoint:

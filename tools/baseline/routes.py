@@ -52,6 +52,13 @@ class Route:
     backend: str
     """The SGLang backend or method the route assumes."""
     steps: tuple[Step, ...]
+    implementation_step: int = 0
+    """The step whose class (or function) implements the kernel in SGLang: the layer
+    class for most routes, the class a factory builds for a factory."""
+    kernel_object_step: int | None = None
+    """The step whose call builds the object the kernel call is a method of (a FlashInfer
+    wrapper), so the kernel is named by that object's class; None when the kernel call
+    names a function."""
 
 
 _REGISTRY = "sglang.srt.layers.attention.attention_registry"
@@ -76,6 +83,7 @@ def _attention(name: str, kernel: str, backend_class: str, module: str, mode: st
             Step("backend dispatch by forward mode", backend_class, module, methods=("forward",), calls=(rf"self\.forward_{mode}",)),
             Step(f"backend {mode} entry point: the FlashInfer call", backend_class, module, methods=(f"forward_{mode}",), calls=(call,)),
         ),
+        kernel_object_step=2,
     )
 
 
@@ -175,7 +183,7 @@ ROUTES: dict[str, Route] = {
         Route("rope", "rotary position embedding (q and k rotated in place)", "the RotaryEmbedding class get_rope picks for rope_scaling", (
             Step("factory choosing the rotary embedding class", LAYER),
             Step("the class built: CUDA forward, the cos/sin-cache kernel", BUILT, methods=("forward_cuda",), calls=("apply_rope_with_cos_sin_cache_inplace",)),
-        )),
+        ), implementation_step=1),
         Route("activation", "gated activation (SiLU/GELU and mul)", "sgl-kernel activation", (
             Step("layer CUDA forward", LAYER, methods=_CUDA_FORWARD, calls=("silu_and_mul", "gelu_and_mul", "gelu_tanh_and_mul")),
         )),
@@ -189,7 +197,8 @@ def route_names(component: Component, spec: KernelSpec | None, quant_method: str
     if kind == "attention.radix":
         return _attention_routes(component, spec)
     if kind in ("norm.rmsnorm", "norm.gemma_rmsnorm"):
-        fused = spec is not None and spec.family.startswith("fused_add_")
+        # `fused_add_rmsnorm` and `gemma_fused_add_rmsnorm`: the residual-add kernels.
+        fused = spec is not None and "fused_add_" in spec.family
         return [kind.replace("rmsnorm", "fused_add_rmsnorm") if fused else kind]
     if kind == "norm.layernorm":
         return [kind]

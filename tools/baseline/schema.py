@@ -1,6 +1,9 @@
 """The documents `agent baseline` writes: `sglang_implementation.json` and `kernel_calls.json`.
 
-Every code location is a `SourceSpan` inside the SGLang package (`sglang/srt/...:12-30`),
+Each extends the format flashinfer-bench documents (`documented_format.py`): the
+documented fields come first, with their documented meaning, and everything the project
+knows beyond them follows under additional keys. Every code location outside the
+documented fields is a `SourceSpan` inside the SGLang package (`sglang/srt/...:12-30`),
 computed from the sources at run time. A step that could not be found in the SGLang
 release read says so (`found: false` and a note) instead of pointing somewhere.
 """
@@ -11,6 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.baseline.documented_format import (
+    ForwardLayer,
+    ForwardPassStructure,
+    ImplementationKernelCall,
+    KernelCallEntry,
+    SglangImplementationFile,
+)
 from tools.kernel_spec import Stage
 from tools.model_parser.inventory import ParamValue, SourceSpan, UnknownComponent
 
@@ -60,11 +70,12 @@ class BaselineRoute(_Doc):
     """True when every step was found in the SGLang sources."""
 
 
-class KernelCall(_Doc):
-    """One kernel a component runs, the SGLang code it goes through, and its definition."""
+class KernelCall(KernelCallEntry):
+    """One kernel a component runs, the SGLang code it goes through, and its definition:
+    an entry of `kernel_calls.json`, the documented fields first."""
 
-    module_path: str
-    """Module path with decoder-layer indices as `*`, e.g. `model.layers.*.self_attn.attn`."""
+    model_config = ConfigDict(extra="forbid")
+
     layers: list[int] = Field(default_factory=list)
     component_kind: str
     """Inventory layer kind, e.g. `attention.radix`."""
@@ -73,35 +84,25 @@ class KernelCall(_Doc):
     tp: int
     ep: int
     stage: Stage | None = None
-    kernel: str
-    """What runs, in words (the route's description)."""
     kernel_family: str | None = None
     """The planner's definition family, when it plans one."""
-    flashinfer_equivalent: str | None = None
-    """The FlashInfer-Trace definition name `agent extract` writes for this kernel, or None."""
     equivalent_status: EquivalentStatus
     """defined: built from a trace template; no_template: planned, no template yet (extract
     leaves it pending); pending / skipped: the planner's verdict; unplanned: no verdict."""
     reason: str | None = None
     """Why there is no definition name."""
     baseline: BaselineRoute | None = None
-    """The SGLang code path; None when no route is known for this kind of component."""
+    """The SGLang code path, and what runs in words; None when no route is known for
+    this kind of component."""
     baseline_note: str | None = None
     """Why `baseline` is None."""
     constructed_at: SourceSpan | None = None
-    """Where the model builds the component."""
-    code_location: str | None = None
-    """`file:start-end` of the innermost step found: the call into the kernel."""
+    """Where the model builds the component (`code_location` as a span)."""
+    kernel_location: str | None = None
+    """`file:start-end` of the call into the kernel (the innermost step); None unless
+    every step of the route was found."""
     snippet: str | None = None
     """The component's file under `code_snippets/`."""
-
-
-class KernelCallsDocument(_Doc):
-    model: str
-    model_file: str
-    entry_class: str
-    sglang_version: str
-    kernel_calls: list[KernelCall]
 
 
 class KernelRef(_Doc):
@@ -175,16 +176,53 @@ class ProfileImplementation(_Doc):
     diagnostics: list[str] = Field(default_factory=list)
 
 
-class SglangImplementation(_Doc):
-    model: str
-    """Catalog slug (or a slug of the given name)."""
+class LayerEntry(ForwardLayer):
+    """A decoder-layer module of `forward_pass_structure.layers`, with the layers it is in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[int]
+    """The decoder layers that build this module (hybrid models differ per layer)."""
+
+
+class ForwardPassSummary(ForwardPassStructure):
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[LayerEntry]
+
+
+class ImplementationCall(ImplementationKernelCall):
+    model_config = ConfigDict(extra="forbid")
+
+    module: str
+    """The module that makes the call (as `module` in `kernel_calls.json`)."""
+
+
+class DocumentedProfile(_Doc):
+    """The documented view of one serving profile: what the top level says for the first."""
+
+    tp: int
+    ep: int
+    forward_pass_structure: ForwardPassSummary
+    kernel_calls: list[ImplementationCall]
+
+
+class SglangImplementation(SglangImplementationFile):
+    """`sglang_implementation.json`: the documented fields describe the first serving
+    profile (`tp`, `ep`); `other_profiles` says the same of the others, and `profiles`
+    holds the full analysis of every profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    forward_pass_structure: ForwardPassSummary
+    kernel_calls: list[ImplementationCall]
+    tp: int
+    ep: int
+    other_profiles: list[DocumentedProfile] = Field(default_factory=list)
+    """The documented fields for each further serving profile."""
     display_name: str
     hf_repo_id: str | None = None
     architecture: str
-    model_file: str
-    """The model file inside SGLang, e.g. `sglang/srt/models/llama.py`."""
-    class_name: str
-    """The entry class SGLang registers for the architecture."""
     class_location: SourceSpan | None = None
     sglang_version: str
     config_source: str

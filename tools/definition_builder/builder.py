@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tools import naming
+from tools.dataset_conventions import dataset_tags, family_convention
 from tools.definition_builder.families import FAMILIES, trace_family
 from tools.definition_builder.normalize import normalize_template_definition
 from tools.errors import DefinitionError
@@ -17,7 +17,6 @@ class BuildContext(BaseModel):
     """Who the definition is extracted for."""
 
     model_slug: str
-    sglang_version: str
 
 
 def has_template(family: str) -> bool:
@@ -28,28 +27,31 @@ def build_definition(spec: KernelSpec, context: BuildContext) -> dict[str, Any]:
     """The dataset definition for `spec`, validated by flashinfer-bench's own schema."""
     raw = trace_family(spec)
     family = FAMILIES[spec.family]
-    definition = normalize_template_definition(raw, reference_name=family.reference_name, param_aliases=dict(family.param_aliases))
-    definition["tags"] = extraction_tags(definition["tags"], spec, context)
+    definition = normalize_template_definition(
+        raw, reference_name=family.reference_name, param_aliases=dict(family.param_aliases), kept_axes=family.kept_axes
+    )
+    definition["tags"] = extraction_tags(definition, spec, context)
     validate_definition(definition)
     return definition
 
 
-def extraction_tags(template_tags: list[str], spec: KernelSpec, context: BuildContext) -> list[str]:
-    """Template tags (fi_api, stage, ...) plus the extraction's model/parallel/status tags."""
-    tags = set(template_tags)
-    if spec.stage:
-        tags.add(naming.stage_tag(spec.stage))
-    tags.add(naming.model_tag(context.model_slug))
-    for tp in {spec.tp, *spec.profile_tps} - {None}:
-        tags.add(naming.tp_tag(tp))
-    if spec.ep is not None:
-        tags.add(naming.ep_tag(spec.ep))
-    if spec.quantization:
-        tags.add(naming.quantization_tag(spec.quantization))
-    tags.add(naming.sglang_tag(context.sglang_version))
-    tags = {t for t in tags if not t.startswith(naming.STATUS_TAG_PREFIX)}
-    tags.add(naming.status_tag("unverified"))
-    return sorted(tags)
+def extraction_tags(definition: dict[str, Any], spec: KernelSpec, context: BuildContext) -> list[str]:
+    """The dataset's tags for a new definition of the family (stage, descriptive tags,
+    `fi_api:` as the dataset spells it), with the model and the parallel sizes the op
+    type's files carry. The template's own tags are not kept."""
+    convention = family_convention(spec.family)
+    if convention is None:
+        raise DefinitionError(f"No dataset convention is written down for family {spec.family!r} (tools/family_conventions.py).")
+    return dataset_tags(
+        op_type=definition["op_type"],
+        name=definition["name"],
+        model_slug=context.model_slug,
+        stage=convention.stage,
+        descriptive=convention.descriptive,
+        fi_api=convention.fi_api,
+        tps=[tp for tp in {spec.tp, *spec.profile_tps} if tp is not None],
+        ep=spec.ep,
+    )
 
 
 def validate_definition(definition: dict[str, Any]) -> None:

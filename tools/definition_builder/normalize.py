@@ -3,14 +3,15 @@
 The template output differs from the dataset in known, mechanical ways (the same ones
 flashinfer-bench's extract-kernel-definitions skill patches after a trace dump):
 
-- names: the dataset's longer names (`naming.dataset_name`) and op types;
+- names: the dataset's longer names (`naming.dataset_name`);
 - the reference function is `_<x>_reference`; the dataset requires `def run(...)`;
 - inputs are exactly the reference's required parameters, in order (the benchmark calls
   `run(*inputs)`); run-time switches such as `return_lse` are dropped, and axes that only
   they used go too;
 - plan-time index tensors come back with dtype `unknown`: FlashInfer plans them as int32;
 - in-place outputs repeat an input's name: the reference does not return them;
-- `status:` is ours to set (from our own verification), never the template's.
+- `status:` is ours to set (from our own verification), never the template's; the
+  builder replaces the template's tags with the dataset's for the family.
 """
 
 from __future__ import annotations
@@ -51,12 +52,17 @@ _AXIS_DESCRIPTIONS = {
 
 
 def normalize_template_definition(
-    raw: dict[str, Any], *, reference_name: str | None = None, param_aliases: dict[str, str] | None = None
+    raw: dict[str, Any],
+    *,
+    reference_name: str | None = None,
+    param_aliases: dict[str, str] | None = None,
+    kept_axes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """A dataset-convention definition dict (tags still without model/status context).
 
     `param_aliases` renames reference parameters to the input names the template gives
     them (a few templates call the tensor `input` in code and `hidden_states` in JSON).
+    `kept_axes` are kept although no input, output or constraint uses them.
     """
     template_name = raw.get("name")
     if not template_name or "reference" not in raw:
@@ -81,13 +87,13 @@ def normalize_template_definition(
         if spec["dtype"] == "unknown":
             raise DefinitionError(f"{template_name}: output {name!r} has no dtype in the trace template.")
     constraints = list(raw.get("constraints", []))
-    axes = _used_axes(raw.get("axes", {}), inputs, outputs, constraints)
+    axes = _used_axes(raw.get("axes", {}), inputs, outputs, constraints, kept_axes)
     # status: is set by our verification; model: by the extraction (templates carry examples).
     tags = [t for t in raw.get("tags", []) if not t.startswith((naming.STATUS_TAG_PREFIX, naming.MODEL_TAG_PREFIX))]
     definition: dict[str, Any] = {
         "name": naming.dataset_name(template_name),
         "description": raw.get("description") or "",
-        "op_type": naming.dataset_op_type(raw["op_type"]),
+        "op_type": raw["op_type"],
         "tags": tags,
         "axes": axes,
     }
@@ -182,8 +188,8 @@ def _clean_tensor(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: spec[k] for k in _TENSOR_KEYS if k in spec}
 
 
-def _used_axes(axes: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, Any], constraints: list[str]) -> dict[str, Any]:
-    used: set[str] = set(inputs)  # a scalar input named after an axis (MoE top_k) keeps its value
+def _used_axes(axes: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, Any], constraints: list[str], kept: tuple[str, ...]) -> dict[str, Any]:
+    used: set[str] = set(inputs) | set(kept)  # a scalar input named after an axis keeps its value
     for spec in (*inputs.values(), *outputs.values()):
         used.update(spec["shape"] or [])
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", " ".join(constraints)))

@@ -120,3 +120,49 @@ def rope_with_cos_sin_cache(q, k, cos_sin_cache, positions):
 HEAD_SIZE = 128
 ROTARY_DIM = 128
 NEOX_STYLE = True
+
+
+@torch.no_grad()
+def gemm(A, B):
+    """C = A @ B.T with B stored as nn.Linear stores its weight, [N, K]; float32
+    accumulation, the result in the inputs' dtype (the dataset's GEMMs: float16)."""
+    return (A.to(torch.float32) @ B.to(torch.float32).T).to(A.dtype)
+
+
+@torch.no_grad()
+def gdn_mtp(q, k, v, initial_state, initial_state_indices, A_log, a, dt_bias, b, scale, intermediate_states_buffer):
+    """Gated Delta Net over T > 1 tokens per sequence (speculative verification).
+
+    Each batch row b starts from the pooled state initial_state[initial_state_indices[b]]
+    (k-last: [num_v_heads, V, K]; a negative index is padding: the row is skipped) and runs
+    the gated delta rule token by token, q/k heads repeated over the value heads:
+        g = exp(-exp(A_log) * softplus(a + dt_bias)),  beta = sigmoid(b)
+        S = g * S;  S = S + k^T (beta * (v - k S))  (S as [K, V]);  o = scale * q S
+    scale None or 0 means 1 / sqrt(head_size). The state after token t is written to
+    intermediate_states_buffer[b, t] (per batch row, as FlashInfer's kernel writes it);
+    the pool is not updated (SGLang verifies with disable_state_update=True), so
+    final_state is the initial pool.
+    """
+    batch_size, steps, num_q_heads, head_size = q.shape
+    num_v_heads = v.shape[2]
+    if scale is None or scale == 0.0:
+        scale = 1.0 / math.sqrt(head_size)
+    g = torch.exp(-torch.exp(A_log.to(torch.float32)) * torch.nn.functional.softplus(a.to(torch.float32) + dt_bias.to(torch.float32)))
+    beta = torch.sigmoid(b.to(torch.float32))
+    q_v = q.to(torch.float32).repeat_interleave(num_v_heads // num_q_heads, dim=2)
+    k_v = k.to(torch.float32).repeat_interleave(num_v_heads // k.shape[2], dim=2)
+    output = torch.zeros((batch_size, steps, num_v_heads, head_size), dtype=torch.bfloat16, device=q.device)
+    for row in range(batch_size):
+        slot = int(initial_state_indices[row])
+        if slot < 0:
+            continue
+        state = initial_state[slot].to(torch.float32).transpose(-1, -2).clone()  # [HV, K, V]
+        for t in range(steps):
+            state = g[row, t][:, None, None] * state
+            k_t, v_t = k_v[row, t], v[row, t].to(torch.float32)  # [HV, K], [HV, V]
+            error = v_t - torch.einsum("hk,hkv->hv", k_t, state)
+            state = state + torch.einsum("hk,hv->hkv", k_t, beta[row, t][:, None] * error)
+            output[row, t] = (scale * torch.einsum("hk,hkv->hv", q_v[row, t], state)).to(torch.bfloat16)
+            if intermediate_states_buffer is not None:
+                intermediate_states_buffer[row, t] = state.transpose(-1, -2)
+    return output, initial_state.clone()

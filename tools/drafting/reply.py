@@ -19,16 +19,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from tools import naming
+from tools.dataset_conventions import TAGS, dataset_tags
 from tools.definition_builder.builder import validate_definition
 from tools.drafting.brief import DraftBrief
 from tools.errors import DefinitionError
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _FENCED = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S)
-
-LLM_DRAFTED_TAG = "llm_drafted"
-"""Flag tag on every definition an LLM wrote, so reviewers can find them."""
-
 
 class ReplyProblem(Exception):
     """The reply is unusable; `problems` say why, in words for the model."""
@@ -91,7 +88,7 @@ def definition_from_reply(reply: DraftReply, brief: DraftBrief) -> dict[str, Any
         "description": reply.description,
         "op_type": reply.op_type,
         "tags": draft_tags(
-            brief.model_slug, brief.sglang_version, tp=brief.tp, ep=brief.ep,
+            brief.model_slug, reply.op_type, reply.name, tp=brief.tp, ep=brief.ep,
             stage=brief.target.stage if brief.target else None, quantization=brief.target.quantization if brief.target else None,
         ),
         "axes": {name: axis.model_dump(exclude_none=True) for name, axis in reply.axes.items()},
@@ -115,16 +112,16 @@ def _tensor(tensor: TensorReply) -> dict[str, Any]:
     return spec
 
 
-def draft_tags(model_slug: str, sglang_version: str, *, tp: int, ep: int, stage: str | None = None, quantization: str | None = None) -> list[str]:
-    """The extraction's tags on an LLM-drafted definition (the model, its profile, SGLang)."""
-    tags = {naming.model_tag(model_slug), naming.tp_tag(tp), naming.sglang_tag(sglang_version), naming.status_tag("unverified"), LLM_DRAFTED_TAG}
-    if ep > 1:
-        tags.add(naming.ep_tag(ep))
-    if stage:
-        tags.add(naming.stage_tag(stage))
-    if quantization:
-        tags.add(naming.quantization_tag(quantization))
-    return sorted(tags)
+def draft_tags(
+    model_slug: str, op_type: str, name: str | None, *, tp: int, ep: int, stage: str | None = None, quantization: str | None = None
+) -> list[str]:
+    """The dataset's tags on an LLM-drafted definition, in its order: stage, status, model,
+    quantization, and the parallel sizes the op type's files carry. That an LLM drafted it
+    is recorded in `DIR/.agent/drafted.json` and the report, not in a tag."""
+    descriptive = (naming.quantization_tag(quantization),) if quantization else ()
+    # An op type the dataset has no files of carries ep: only where experts are split.
+    known = op_type in TAGS
+    return dataset_tags(op_type=op_type, name=name, model_slug=model_slug, stage=stage, descriptive=descriptive, tps=[tp], ep=ep if known or ep > 1 else None)
 
 
 def _naming_problems(reply: DraftReply) -> list[str]:

@@ -15,6 +15,7 @@ import libcst as cst
 from libcst.metadata import ByteSpanPositionProvider, MetadataWrapper
 
 from tools.errors import SourceParseError
+from tools.model_parser.parse_cache import ParseCache
 from tools.model_parser.values import Location
 from tools.source_locator import SglangSource
 
@@ -51,8 +52,8 @@ class ParsedModule:
 
     def location(self, node: cst.CSTNode) -> Location | None:
         if self._spans is None:
-            wrapper = MetadataWrapper(self.tree, unsafe_skip_copy=True)
-            self._spans = wrapper.resolve(ByteSpanPositionProvider)
+            self._spans = byte_spans(self.tree)
+        if self._line_starts is None:
             encoded = self.source.encode("utf-8")
             self._line_starts = [0] + [i + 1 for i, b in enumerate(encoded) if b == 0x0A]
         span = self._spans.get(node)
@@ -64,12 +65,18 @@ class ParsedModule:
         return Location(file=self.relpath, start_line=start, end_line=end)
 
 
-class SourceIndex:
-    """Parsed SGLang modules by dotted name, parsed at most once each."""
+def byte_spans(tree: cst.Module) -> dict[cst.CSTNode, object]:
+    return dict(MetadataWrapper(tree, unsafe_skip_copy=True).resolve(ByteSpanPositionProvider))
 
-    def __init__(self, source: SglangSource) -> None:
+
+class SourceIndex:
+    """Parsed SGLang modules by dotted name, parsed at most once each (and, through the
+    on-disk `ParseCache`, at most once per file content across processes)."""
+
+    def __init__(self, source: SglangSource, parse_cache: ParseCache | None = None) -> None:
         self.source = source
         self._modules: dict[str, ParsedModule | None] = {}
+        self._cache = parse_cache or ParseCache()
 
     def module(self, dotted: str) -> ParsedModule | None:
         """The parsed module, or None when SGLang has no such file."""
@@ -108,15 +115,21 @@ class SourceIndex:
 
     def _parse(self, dotted: str, path: Path) -> ParsedModule:
         text = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            tree = cst.parse_module(text)
-        except cst.ParserSyntaxError as exc:
-            raise SourceParseError(
-                f"libcst cannot parse {self.source.relative(path)}: {exc.message} (line {exc.raw_line})",
-                hint="The file may be from a newer Python than libcst supports, or damaged; "
-                "try another SGLang version with --sglang-version or --sglang-path.",
-            ) from exc
-        parsed = ParsedModule(name=dotted, path=path, relpath=self.source.relative(path), source=text, tree=tree)
+        cached = self._cache.load(text)
+        if cached is not None:
+            tree, spans = cached
+        else:
+            try:
+                tree = cst.parse_module(text)
+            except cst.ParserSyntaxError as exc:
+                raise SourceParseError(
+                    f"libcst cannot parse {self.source.relative(path)}: {exc.message} (line {exc.raw_line})",
+                    hint="The file may be from a newer Python than libcst supports, or damaged; "
+                    "try another SGLang version with --sglang-version or --sglang-path.",
+                ) from exc
+            spans = byte_spans(tree)  # computed now so the cache entry serves location() too
+            self._cache.store(text, tree, spans)
+        parsed = ParsedModule(name=dotted, path=path, relpath=self.source.relative(path), source=text, tree=tree, _spans=spans)
         package = dotted if path.name == "__init__.py" else dotted.rsplit(".", 1)[0]
         _index_block(parsed, tree.body, package, conditional=False)
         return parsed

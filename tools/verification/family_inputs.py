@@ -1,7 +1,8 @@
 """Input generators for MLA, DSA, MoE and GDN definitions (see `inputs.py` for the rest).
 
 Each generator returns every input of the definition by name: latent caches with
-consistent page tables, top-k slot lists that point at filled slots, FP8 tensors with
+consistent page tables (sequences ending mid-page where the definition takes
+`kv_last_page_len`), top-k slot lists that point at filled slots, FP8 tensors with
 their 128-block scales (quantised from random bf16, so dequantisation round-trips),
 and GDN gates in the ranges the model produces.
 """
@@ -12,6 +13,8 @@ import math
 from typing import Any, Callable
 
 import torch
+
+from tools.verification.layouts import indptr, paged_layout, round_up
 
 FP8 = torch.float8_e4m3fn
 FP8_MAX = 448.0
@@ -34,26 +37,6 @@ def _randn(shape, gen, dtype=torch.bfloat16, scale: float = 1.0) -> torch.Tensor
     return (torch.randn(*shape, generator=gen) * scale).to(dtype)
 
 
-def _cumsum(values: list[int]) -> torch.Tensor:
-    out, total = [0], 0
-    for v in values:
-        total += v
-        out.append(total)
-    return torch.tensor(out, dtype=torch.int32)
-
-
-def _pages(kv_lens: list[int], page_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
-    per_seq = [max(1, math.ceil(n / page_size)) for n in kv_lens]
-    num_pages = sum(per_seq) + 3
-    order = torch.randperm(num_pages, generator=gen)[: sum(per_seq)].to(torch.int32)
-    return _cumsum(per_seq), order, num_pages
-
-
-def _full_pages(kv_lens: list[int], page_size: int) -> list[int]:
-    # The paged definitions have no last-page length: every page of a sequence is full.
-    return [max(page_size, math.ceil(n / page_size) * page_size) for n in kv_lens]
-
-
 def quantize_fp8_blocks(x: torch.Tensor, block_dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     """FP8 (e4m3) values and float32 scales per block of `block_dims` trailing dims."""
     x = x.to(torch.float32)
@@ -73,21 +56,25 @@ def quantize_fp8_blocks(x: torch.Tensor, block_dims: tuple[int, ...]) -> tuple[t
 
 def _mla_paged(definition: dict[str, Any], case, gen: torch.Generator, *, prefill: bool) -> dict[str, Any]:
     heads, ckv, kpe, ps = (_const(definition, a) for a in ("num_qo_heads", "head_dim_ckv", "head_dim_kpe", "page_size"))
-    kv_lens = _full_pages(case.kv_lens or [1] * case.batch_size, ps)
-    kv_indptr, kv_indices, num_pages = _pages(kv_lens, ps, gen)
+    partial = "kv_last_page_len" in definition["inputs"]
+    kv_lens = case.kv_lens or [ps] * case.batch_size
+    if not partial:  # every page of a sequence is full
+        kv_lens = [max(ps, round_up(n, ps)) for n in kv_lens]
+    layout = paged_layout(kv_lens, ps, gen, partial_last_page=partial)
     q_lens = (case.q_lens or [1] * case.batch_size) if prefill else [1] * case.batch_size
     tokens = sum(q_lens)
     values: dict[str, Any] = {
         "q_nope": _randn((tokens, heads, ckv), gen, scale=0.3),
         "q_pe": _randn((tokens, heads, kpe), gen, scale=0.3),
-        "ckv_cache": _randn((num_pages, ps, ckv), gen, scale=0.3),
-        "kpe_cache": _randn((num_pages, ps, kpe), gen, scale=0.3),
-        "kv_indptr": kv_indptr,
-        "kv_indices": kv_indices,
+        "ckv_cache": _randn((layout.num_pages, ps, ckv), gen, scale=0.3),
+        "kpe_cache": _randn((layout.num_pages, ps, kpe), gen, scale=0.3),
+        "kv_indptr": layout.kv_indptr,
+        "kv_indices": layout.kv_indices,
+        "kv_last_page_len": layout.kv_last_page_len,
         "sm_scale": MLA_SM_SCALE,
     }
     if prefill:
-        values["qo_indptr"] = _cumsum(q_lens)
+        values["qo_indptr"] = indptr(q_lens)
     return values
 
 
@@ -99,8 +86,8 @@ def _mla_ragged(definition: dict[str, Any], case, gen: torch.Generator) -> dict[
         "q": _randn((sum(q_lens), heads, qk), gen),
         "k": _randn((sum(kv_lens), heads, qk), gen),
         "v": _randn((sum(kv_lens), heads, vo), gen),
-        "qo_indptr": _cumsum(q_lens),
-        "kv_indptr": _cumsum(kv_lens),
+        "qo_indptr": indptr(q_lens),
+        "kv_indptr": indptr(kv_lens),
         "sm_scale": 1.0 / math.sqrt(qk),
     }
 
@@ -158,28 +145,27 @@ def _dsa_indexer(definition: dict[str, Any], case, gen: torch.Generator) -> dict
 def _moe(definition: dict[str, Any], case, gen: torch.Generator) -> dict[str, Any]:
     from tools.verification.expert_weights import expert_weights  # it builds on this module
 
-    experts, local, hidden, inter = (_const(definition, a) for a in ("num_experts", "num_local_experts", "hidden_size", "intermediate_size"))
+    local, hidden, inter = (_const(definition, a) for a in ("num_local_experts", "hidden_size", "intermediate_size"))
+    # Routing is over all experts (num_experts) where the definition routes globally
+    # (DeepSeek routing, or EP > 1), else over the local ones.
+    routed = _const(definition, definition["inputs"]["routing_logits"]["shape"][1])
     tokens = case.batch_size
     hidden_states, hidden_scale = quantize_fp8_blocks(torch.randn(tokens, hidden, generator=gen), (BLOCK,))
     w1, s1 = expert_weights(local, 2 * inter, hidden, gen)
     w2, s2 = expert_weights(local, hidden, inter, gen)
-    values: dict[str, Any] = {
-        "routing_logits": torch.randn(tokens, experts, generator=gen).to(_declared_dtype(definition, "routing_logits")),
-        # Only DeepSeek-V3 routing has a correction bias; the other routings get none (zeros).
-        "routing_bias": _randn((experts,), gen, scale=0.1) if "_ds_routing_" in definition["name"] else torch.zeros(experts, dtype=torch.bfloat16),
+    return {
+        "routing_logits": torch.randn(tokens, routed, generator=gen).to(_declared_dtype(definition, "routing_logits")),
+        "routing_bias": _randn((routed,), gen, scale=0.1),  # DeepSeek routing's correction bias
         "hidden_states": hidden_states,
         "hidden_states_scale": hidden_scale.T.contiguous(),  # [hidden/128, tokens]
         "gemm1_weights": w1,
         "gemm1_weights_scale": s1,
         "gemm2_weights": w2,
         "gemm2_weights_scale": s2,
-        "local_expert_offset": 0,
+        # The last shard's experts: at EP > 1 a nonzero offset into the global expert ids.
+        "local_expert_offset": routed - local,
         "routed_scaling_factor": 2.5,
     }
-    for axis in ("top_k", "n_group", "topk_group"):
-        if axis in definition["inputs"]:
-            values[axis] = _const(definition, axis)
-    return values
 
 
 def _gdn(definition: dict[str, Any], case, gen: torch.Generator, *, mode: str) -> dict[str, Any]:
@@ -197,14 +183,13 @@ def _gdn(definition: dict[str, Any], case, gen: torch.Generator, *, mode: str) -
         "k": keys.to(torch.bfloat16),
         "v": _randn(shape_v, gen, scale=0.5),
         "A_log": torch.log(torch.rand(v, generator=gen) * 8 + 1),
-        "dt_bias": _randn((v,), gen, scale=0.5),
+        "dt_bias": _randn((v,), gen, dtype=_declared_dtype(definition, "dt_bias"), scale=0.5),
         "scale": 1.0 / math.sqrt(d),
+        "a": _randn(gate, gen, dtype=_declared_dtype(definition, "a")),
+        "b": _randn(gate, gen, dtype=_declared_dtype(definition, "b")),
     }
-    a_dtype = torch.float32 if definition["inputs"].get("a", {}).get("dtype") == "float32" else torch.bfloat16
-    values["a"] = _randn(gate, gen, dtype=a_dtype)
-    values["b"] = _randn(gate, gen, dtype=a_dtype)
     if mode == "prefill":
-        values["cu_seqlens"] = _cumsum(q_lens).to(torch.int64)
+        values["cu_seqlens"] = indptr(q_lens).to(torch.int64)
         values["state"] = torch.randn(len(q_lens), v, d, d, generator=gen) * 0.1
     elif mode == "decode":
         values["state"] = torch.randn(case.batch_size, v, d, d, generator=gen) * 0.1
@@ -212,6 +197,7 @@ def _gdn(definition: dict[str, Any], case, gen: torch.Generator, *, mode: str) -
         pool = case.batch_size + 2
         values["initial_state"] = torch.randn(pool, v, d, d, generator=gen) * 0.1
         values["initial_state_indices"] = torch.randperm(pool, generator=gen)[: case.batch_size].to(torch.int32)
+        values["intermediate_states_buffer"] = torch.zeros(pool, shape_q[1], v, d, d)
     return values
 
 

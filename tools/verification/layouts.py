@@ -25,6 +25,8 @@ class PagedLayout(BaseModel):
     """int32 [batch + 1]: sequence b owns `kv_indices[kv_indptr[b]:kv_indptr[b + 1]]`."""
     kv_indices: torch.Tensor
     """int32 [total pages]: page ids, distinct, in a shuffled order."""
+    kv_last_page_len: torch.Tensor
+    """int32 [batch]: tokens in each sequence's last page (page_size when every page is full)."""
     num_pages: int
     """Pages in the cache (used ones plus spares)."""
 
@@ -40,22 +42,26 @@ def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def pages_needed(kv_lens: list[int], page_size: int) -> list[int]:
-    """Pages per sequence for a layout where every page is full.
+def pages_needed(kv_lens: list[int], page_size: int, *, partial_last_page: bool = False) -> list[int]:
+    """Pages per sequence.
 
-    The dataset's paged definitions carry no `last_page_len`: a sequence's KV length
-    is its page count times the page size, so lengths must be whole pages.
+    Without `partial_last_page` (definitions with no `kv_last_page_len`, page size 1
+    among them) a sequence's KV length is its page count times the page size, so
+    lengths must be whole pages; with it, the last page holds the remainder.
     """
     partial = [n for n in kv_lens if n % page_size]
-    if partial:
+    if partial and not partial_last_page:
         raise ValueError(f"KV lengths {partial} are not multiples of the page size {page_size}")
-    return [n // page_size for n in kv_lens]
+    return [-(-n // page_size) for n in kv_lens]
 
 
-def paged_layout(kv_lens: list[int], page_size: int, generator: torch.Generator) -> PagedLayout:
+def paged_layout(kv_lens: list[int], page_size: int, generator: torch.Generator, *, partial_last_page: bool = False) -> PagedLayout:
     """A page table for sequences of `kv_lens` tokens, pages scattered over the cache."""
-    counts = pages_needed(kv_lens, page_size)
+    counts = pages_needed(kv_lens, page_size, partial_last_page=partial_last_page)
     used = sum(counts)
     num_pages = used + SPARE_PAGES
     order = torch.randperm(num_pages, generator=generator)[:used].to(torch.int32)
-    return PagedLayout(kv_indptr=indptr(counts), kv_indices=order, num_pages=num_pages)
+    last = [n - (pages - 1) * page_size if pages else 0 for n, pages in zip(kv_lens, counts)]
+    return PagedLayout(
+        kv_indptr=indptr(counts), kv_indices=order, kv_last_page_len=torch.tensor(last, dtype=torch.int32), num_pages=num_pages
+    )

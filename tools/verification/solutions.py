@@ -2,7 +2,9 @@
 
 The solution's source is the binding's kernel module, byte for byte: the code whose
 outputs matched the reference is the code flashinfer-bench benchmarks as the baseline.
-Written to `DIR/solutions/baseline/{op_type}/{name}.json`.
+Written to `DIR/solutions/baseline/{op_type}/{name}/{solution_name}.json`: the layout
+flashinfer-bench's validator reads (`solutions/{author}/{op_type}/{definition}/{solution}.json`,
+exactly four parts, the file stem the solution's name); it skips any other depth silently.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def validate_solution(solution: dict[str, Any]) -> None:
 
 
 def solution_path(root: Path, definition: dict[str, Any]) -> Path:
-    return Path(root) / "solutions" / AUTHOR / definition["op_type"] / f"{definition['name']}.json"
+    name = definition["name"]
+    return Path(root) / "solutions" / AUTHOR / definition["op_type"] / name / f"{solution_name(name)}.json"
 
 
 def write_baseline_solution(root: Path, definition: dict[str, Any], binding: Binding, environment: Environment) -> Path:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from agent import exit_codes
+
 ACCEPTANCE_MODELS = ("llama-3.1-8b", "deepseek-v3", "qwen3-30b-a3b", "kimi-k2")
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +32,44 @@ def baseline(source_index, catalog):
         return cache[slug]
 
     return _baseline
+
+
+@pytest.fixture(scope="session")
+def written(baseline, tmp_path_factory):
+    """written(slug) -> the directory `write_baseline` wrote the model's files to (once per model)."""
+    from tools.baseline.analysis import write_baseline
+
+    root = tmp_path_factory.mktemp("model_analysis")
+    done = {}
+
+    def _written(slug):
+        if slug not in done:
+            done[slug] = write_baseline(baseline(slug)[1], root)
+        return done[slug]
+
+    return _written
+
+
+@pytest.fixture(scope="session")
+def extract_names(sglang_source, tmp_path_factory):
+    """extract_names(slug) -> the definition names `agent extract --dry-run` reports as new
+    at the model's default profile, from a real run of the command (once per model)."""
+    cache = {}
+
+    def _names(slug):
+        if slug not in cache:
+            output = tmp_path_factory.mktemp("dataset")
+            result = subprocess.run(
+                [sys.executable, "-m", "agent.cli", "extract", "--model-name", slug, "--dry-run", "--json", "--quiet", "--verify", "none",
+                 "--output", str(output), "--sglang-version", sglang_source.version, "--offline"],
+                capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)),
+            )
+            assert result.returncode in (exit_codes.SUCCESS, exit_codes.INCOMPLETE), result.stderr
+            report = json.loads(result.stdout)
+            cache[slug] = {e["name"] for e in report["entries"] if e["outcome"] == "new"}
+        return cache[slug]
+
+    return _names
 
 
 def source_lines(sglang_source, span) -> list[str]:

@@ -1,48 +1,17 @@
 """The baseline documents of real models: they validate, cite real lines, and name what extract writes."""
 
-import json
 import re
 
 import pytest
+from pydantic import TypeAdapter
 
-from agent import exit_codes
-from agent.cli import main
 from tests.tools.baseline.conftest import ACCEPTANCE_MODELS, source_lines
 from tests.tools.test_kernel_planner import LLAMA_3_1_8B_OFFICIAL, LLAMA_3_1_8B_ROPE
-from tools.baseline.analysis import IMPLEMENTATION_FILE, KERNEL_CALLS_FILE, SNIPPETS_DIR, write_baseline
-from tools.baseline.schema import KernelCallsDocument, SglangImplementation
+from tools.baseline.analysis import IMPLEMENTATION_FILE, KERNEL_CALLS_FILE, SNIPPETS_DIR
+from tools.baseline.schema import KernelCall, SglangImplementation
 from tools.model_parser.inventory import SourceSpan
 
-
-@pytest.fixture(scope="module")
-def written(baseline, tmp_path_factory):
-    """write_baseline(slug) -> the directory the model's files were written to (once per model)."""
-    root = tmp_path_factory.mktemp("model_analysis")
-    done = {}
-
-    def _written(slug):
-        if slug not in done:
-            done[slug] = write_baseline(baseline(slug)[1], root)
-        return done[slug]
-
-    return _written
-
-
-@pytest.fixture(scope="module")
-def extract_names():
-    """Definition names `agent extract --dry-run` reports as new, at the model's default profile."""
-    cache = {}
-
-    def _names(slug, tmp_path, capsys):
-        if slug not in cache:
-            capsys.readouterr()
-            status = main(["extract", "--model-name", slug, "--dry-run", "--json", "--quiet", "--verify", "none", "--output", str(tmp_path / "ds")])
-            assert status in (exit_codes.SUCCESS, exit_codes.INCOMPLETE)
-            report = json.loads(capsys.readouterr().out)
-            cache[slug] = {e["name"] for e in report["entries"] if e["outcome"] == "new"}
-        return cache[slug]
-
-    return _names
+KERNEL_CALLS = TypeAdapter(list[KernelCall])
 
 
 def enclosing_class(sglang_source, span: SourceSpan) -> str | None:
@@ -65,13 +34,13 @@ def span_of(text: str) -> SourceSpan:
 def test_written_documents_validate(slug, written):
     target = written(slug)
     implementation = SglangImplementation.model_validate_json((target / IMPLEMENTATION_FILE).read_text())
-    calls = KernelCallsDocument.model_validate_json((target / KERNEL_CALLS_FILE).read_text())
-    assert implementation.model == calls.model == slug
-    assert implementation.model_file == calls.model_file and implementation.model_file.startswith("sglang/srt/models/")
-    assert calls.kernel_calls
-    for call in calls.kernel_calls:
+    calls = KERNEL_CALLS.validate_json((target / KERNEL_CALLS_FILE).read_text())
+    assert implementation.model_name == slug
+    assert implementation.model_file.startswith("python/sglang/srt/models/")
+    assert calls
+    for call in calls:
         assert (target / call.snippet).is_file(), call.snippet
-    assert {p.name for p in (target / SNIPPETS_DIR).iterdir()} == {c.snippet.split("/", 1)[1] for c in calls.kernel_calls}
+    assert {p.name for p in (target / SNIPPETS_DIR).iterdir()} == {c.snippet.split("/", 1)[1] for c in calls}
 
 
 @pytest.mark.parametrize("slug", ACCEPTANCE_MODELS)
@@ -79,13 +48,13 @@ def test_every_cited_location_holds_what_it_names(slug, baseline, sglang_source)
     model, analysis = baseline(slug)
     entry = analysis.implementation.class_location
     assert f"class {model.architecture}" in source_lines(sglang_source, entry)[0]
-    for call in analysis.kernel_calls.kernel_calls:
+    for call in analysis.kernel_calls:
         constructed = "\n".join(source_lines(sglang_source, call.constructed_at))
         # A parameter-only linear (a router weight) is located at the module that owns it;
         # a layer built by a factory (`get_moe_impl_class(...)(...)`) at its assignment.
         built = call.owner_class if call.component_kind == "linear.parameter" else call.layer_class
-        attribute = call.module_path.removesuffix(".weight").split(".")[-1]
-        assert built in constructed or re.search(rf"self\.{attribute}\s*=", constructed), (call.module_path, call.constructed_at)
+        attribute = call.module.removesuffix(".weight").split(".")[-1]
+        assert built in constructed or re.search(rf"self\.{attribute}\s*=", constructed), (call.module, call.constructed_at)
         for point in call.baseline.entry_points if call.baseline else []:
             if point.location is None:
                 assert not point.found and point.note
@@ -99,9 +68,9 @@ def test_every_cited_location_holds_what_it_names(slug, baseline, sglang_source)
                 at_call = re.sub(r"\s+", "", "".join(source_lines(sglang_source, point.call.location)))
                 assert point.call.callee + "(" in at_call, (point.call.callee, point.call.location)
                 assert point.location.start_line <= point.call.location.start_line <= point.location.end_line
-        if call.code_location is not None:
+        if call.kernel_location is not None:
             innermost = call.baseline.entry_points[-1]
-            assert span_of(call.code_location) in (innermost.location, innermost.call.location if innermost.call else None)
+            assert span_of(call.kernel_location) in (innermost.location, innermost.call.location if innermost.call else None)
 
 
 @pytest.mark.parametrize("slug", ACCEPTANCE_MODELS)
@@ -116,30 +85,23 @@ def test_snippet_sections_quote_the_lines_they_name(slug, written, sglang_source
             assert quoted == source_lines(sglang_source, span), (snippet.name, span)
 
 
-@pytest.mark.parametrize("slug", ACCEPTANCE_MODELS)
-def test_definition_names_are_exactly_what_extract_writes(slug, baseline, extract_names, tmp_path, capsys):
-    _, analysis = baseline(slug)
-    named = {c.flashinfer_equivalent for c in analysis.kernel_calls.kernel_calls if c.flashinfer_equivalent}
-    assert named == extract_names(slug, tmp_path, capsys)
-
-
 def test_llama_names_are_the_official_definition_set_and_its_rope(baseline):
     _, analysis = baseline("llama-3.1-8b")
-    names = {c.flashinfer_equivalent for c in analysis.kernel_calls.kernel_calls if c.flashinfer_equivalent}
+    names = {c.flashinfer_equivalent for c in analysis.kernel_calls if c.flashinfer_equivalent}
     assert names == LLAMA_3_1_8B_OFFICIAL | {LLAMA_3_1_8B_ROPE}
 
 
 @pytest.mark.parametrize("slug", ACCEPTANCE_MODELS)
 def test_kernels_without_a_name_say_why(slug, baseline):
     _, analysis = baseline(slug)
-    for call in analysis.kernel_calls.kernel_calls:
+    for call in analysis.kernel_calls:
         assert (call.flashinfer_equivalent is None) == (call.equivalent_status != "defined")
         if call.flashinfer_equivalent is None:
-            assert call.reason, call.module_path
+            assert call.reason, call.module
 
 
 def routes_of(analysis, path):
-    return {c.baseline.name: c.baseline for c in analysis.kernel_calls.kernel_calls if c.module_path == path and c.baseline}
+    return {c.baseline.name: c.baseline for c in analysis.kernel_calls if c.module == path and c.baseline}
 
 
 @pytest.mark.parametrize("slug", ["deepseek-v3", "kimi-k2"])

@@ -5,7 +5,7 @@ from tools.definition_builder.builder import BuildContext
 from tools.kernel_planner import PlanOptions, plan_kernels
 from tools.model_parser.inventory import Component, Inventory, ParamValue
 
-NAMES = DefinitionNames(BuildContext(model_slug="test", sglang_version="test"))
+NAMES = DefinitionNames(BuildContext(model_slug="test"))
 
 
 def norm(path, hidden, layers, role="nested"):

@@ -68,6 +68,9 @@ def test_rmsnorm_with_a_residual_is_the_fused_kernel():
     norm = component("norm.rmsnorm", "RMSNorm", hidden_size=4096)
     assert route_names(norm, spec("rmsnorm", hidden_size=4096), None) == ["norm.rmsnorm"]
     assert route_names(norm, spec("fused_add_rmsnorm", hidden_size=4096), None) == ["norm.fused_add_rmsnorm"]
+    gemma = component("norm.gemma_rmsnorm", "GemmaRMSNorm", hidden_size=2048)
+    assert route_names(gemma, spec("gemma_rmsnorm", hidden_size=2048), None) == ["norm.gemma_rmsnorm"]
+    assert route_names(gemma, spec("gemma_fused_add_rmsnorm", hidden_size=2048), None) == ["norm.gemma_fused_add_rmsnorm"]
 
 
 @pytest.mark.parametrize("kind", ["linear.qkv", "linear.row", "linear.replicated"])

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tools.drafting.brief import DraftBrief, DraftTarget
-from tools.drafting.reply import LLM_DRAFTED_TAG, ReplyProblem, definition_from_reply, parse_reply
+from tools.drafting.reply import ReplyProblem, definition_from_reply, draft_tags, parse_reply
 
 GOOD = {
     "name": "gemma_rmsnorm_h256",
@@ -35,8 +35,20 @@ def test_a_fenced_reply_becomes_a_tagged_definition_that_flashinfer_bench_accept
     definition = definition_from_reply(parse_reply(f"Sure!\n```json\n{json.dumps(GOOD)}\n```\nDone."), brief())
     Definition.model_validate(definition)
     assert list(definition) == ["name", "description", "op_type", "tags", "axes", "inputs", "outputs", "reference"]
-    assert definition["tags"] == sorted(["model:tiny-gemma3", "tp:2", "sglang:0.5.23", "status:unverified", LLM_DRAFTED_TAG])
+    # The dataset's tags for an rmsnorm (no tp: on norms); no sglang: or llm_drafted tag.
+    assert definition["tags"] == ["status:unverified", "model:tiny-gemma3"]
     assert definition["inputs"]["weight"] == {"shape": ["hidden_size"], "dtype": "bfloat16"}
+
+
+def test_drafted_tags_follow_the_datasets_order_and_parallel_tags():
+    assert draft_tags("m", "gqa_paged", "gqa_paged_decode_h8_kv1_d64_ps1", tp=4, ep=1, stage="decode") == [
+        "stage:decode", "status:unverified", "model:m", "tp:4",
+    ]
+    assert draft_tags("m", "moe", "moe_x", tp=8, ep=2, quantization="float8_e4m3fn") == [
+        "status:unverified", "model:m", "quantization:float8_e4m3fn", "ep:2", "tp:8",
+    ]
+    # An op type the dataset has no files of: tp:, and ep: only where experts are split.
+    assert draft_tags("m", "vision_attention", "vision_attention_h16", tp=2, ep=1) == ["status:unverified", "model:m", "tp:2"]
 
 
 def test_a_bare_json_object_is_accepted():

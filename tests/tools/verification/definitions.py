@@ -5,7 +5,7 @@ from __future__ import annotations
 from tools.definition_builder.builder import BuildContext, build_definition
 from tools.kernel_spec import KernelSpec
 
-CONTEXT = BuildContext(model_slug="test-model", sglang_version="test")
+CONTEXT = BuildContext(model_slug="test-model")
 SMALL_GQA = {"num_qo_heads": 4, "num_kv_heads": 2, "head_dim": 16}
 
 

@@ -15,11 +15,12 @@ import pytest
 from tests.tools.verification.definitions import SMALL_GQA, build
 from tools.definition_builder.families import FAMILIES
 from tools.verification.bindings import api_name, binding_for, fi_api_of
-from tools.verification.bindings.lookup import resolve
 from tools.verification.environment import Environment
 from tools.verification.solutions import AUTHOR, baseline_solution, solution_path, write_baseline_solution
 
 MLA = {"num_qo_heads": 16, "head_dim_ckv": 512, "head_dim_kpe": 64}
+GDN = {"num_q_heads": 4, "num_v_heads": 8, "head_size": 128}
+MOE = {"num_experts": 16, "top_k": 4, "n_group": 4, "topk_group": 2, "num_local_experts": 8, "hidden_size": 256, "intermediate_size": 128}
 AXES = {
     "rmsnorm": {"hidden_size": 64},
     "fused_add_rmsnorm": {"hidden_size": 64},
@@ -40,17 +41,18 @@ AXES = {
     "gemm_fp8_block_scale": {"N": 256, "K": 512},
     "dsa_sparse_attention": {"num_qo_heads": 16, "head_dim_ckv": 512, "head_dim_kpe": 64, "topk": 2048, "page_size": 64},
     "dsa_topk_indexer": {"num_index_heads": 64, "index_head_dim": 128, "topk": 2048, "page_size": 64},
-    "gdn_decode": {"num_q_heads": 4, "num_v_heads": 8, "head_size": 128},
-    "gdn_prefill": {"num_q_heads": 4, "num_v_heads": 8, "head_size": 128},
+    "moe_fp8_block_scale": MOE,
+    "gdn_decode": GDN,
+    "gdn_mtp": GDN,
+    "gdn_prefill": GDN,
     "kda_prefill": {"num_q_heads": 2, "num_v_heads": 4, "head_dim": 128},
     "kda_decode": {"num_q_heads": 2, "num_v_heads": 4, "head_dim": 128},
 }
 # Families whose definitions differ by an option as well as their axes.
-OPTIONS = {"rope_with_cos_sin_cache": [{"is_neox": True}, {"is_neox": False}]}
-# Builder families whose definitions no binding takes yet: their inputs still differ from the
-# dataset's (the MoE routing constants as inputs, MTP without scale and the state buffer),
-# which the bindings follow. They are reported unverifiable, with the reason.
-UNBOUND = {"moe_fp8_block_scale", "gdn_mtp"}
+OPTIONS = {
+    "rope_with_cos_sin_cache": [{"is_neox": True}, {"is_neox": False}],
+    "moe_fp8_block_scale": [{"routing": "deepseek_v3", "routed_scaling_factor": 2.5}, {"routing": "renormalize"}],
+}
 ENVIRONMENT = Environment(device="gpu", gpu_name="NVIDIA H100 80GB HBM3", torch="2.11.0", flashinfer="0.7.2.post1", python="3.12", platform="linux")
 
 
@@ -60,15 +62,15 @@ def all_definitions():
             yield pytest.param(build(family, options, **axes), id="-".join([family, *map(str, options.values())]))
 
 
-def test_every_builder_family_is_bound_or_listed_as_not_yet():
-    assert set(AXES) | UNBOUND == set(FAMILIES)
-    assert not set(AXES) & UNBOUND
+def test_every_builder_family_has_a_binding_case_here():
+    assert set(AXES) == set(FAMILIES)
 
 
-def run_parameters(source: str) -> list[str]:
+def run_parameters(source: str, count: int) -> list[str]:
+    """The first `count` parameters of `run`, which must cover all its required ones."""
     run = next(node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and node.name == "run")
-    required = len(run.args.args) - len(run.args.defaults)
-    return [arg.arg for arg in run.args.args][:required]
+    assert len(run.args.args) - len(run.args.defaults) <= count
+    return [arg.arg for arg in run.args.args][:count]
 
 
 @pytest.mark.parametrize("definition", list(all_definitions()))
@@ -76,19 +78,18 @@ def test_each_definition_has_one_binding_whose_run_takes_its_inputs(definition):
     binding = binding_for(definition)
     assert binding is not None, f"no binding for {fi_api_of(definition)}"
     source = binding.source()
-    assert run_parameters(source) == list(definition["inputs"])
+    assert run_parameters(source, len(definition["inputs"])) == list(definition["inputs"])
     assert api_name(binding.fi_api) in source, f"{binding.kernel} does not call {binding.fi_api}"
     if binding.stands_in_for(definition) is None and fi_api_of(definition):
         assert api_name(fi_api_of(definition)) in source
 
 
-@pytest.mark.parametrize("family", sorted(UNBOUND))
-def test_builder_definitions_no_binding_takes_are_unverifiable_with_the_reason(family):
-    axes = {"num_experts": 16, "top_k": 4, "n_group": 4, "topk_group": 2, "num_local_experts": 8, "hidden_size": 256, "intermediate_size": 128}
-    options = {"routing": "deepseek_v3", "routed_scaling_factor": 2.5}
-    definition = build(family, options, **axes) if family.startswith("moe") else build(family, num_q_heads=4, num_v_heads=8, head_size=128)
-    resolution = resolve(definition)
-    assert resolution.binding is None and "takes these inputs" in resolution.reason
+@pytest.mark.parametrize("family, axes", [("gqa_paged_decode", {**SMALL_GQA, "page_size": 16}), ("mla_paged_prefill", {**MLA, "page_size": 64})])
+def test_paged_definitions_with_a_last_page_length_get_the_kernels_that_read_it(family, axes):
+    # The page-size-1 kernels plan every page full; page size > 1 takes kv_last_page_len.
+    definition = build(family, **axes)
+    assert "kv_last_page_len" in definition["inputs"] and binding_for(definition).kernel.endswith("_lpl")
+    assert binding_for(build(family, **{**axes, "page_size": 1})).kernel in ("gqa_paged_decode", "mla_paged_prefill")
 
 
 @pytest.mark.parametrize("definition", list(all_definitions()))
@@ -113,5 +114,8 @@ def test_baseline_solution_validates_and_builds_with_flashinfer_bench(definition
 def test_baseline_solution_is_written_where_flashinfer_bench_looks(tmp_path):
     definition = build("gqa_ragged_prefill", **SMALL_GQA)
     path = write_baseline_solution(tmp_path, definition, binding_for(definition), ENVIRONMENT)
-    assert path == solution_path(tmp_path, definition) == tmp_path / "solutions" / "baseline" / "gqa_ragged" / f"{definition['name']}.json"
+    name = definition["name"]
+    # The validator's four parts: solutions/{author}/{op_type}/{definition}/{solution}.json, stem == solution name.
+    assert path == solution_path(tmp_path, definition) == tmp_path / "solutions" / "baseline" / "gqa_ragged" / name / f"{name}_flashinfer_baseline.json"
+    assert path.stem == json.loads(path.read_text())["name"]
     assert json.loads(path.read_text())["spec"]["entry_point"] == "main.py::run"

@@ -61,8 +61,8 @@ def test_only_agreeing_definitions_become_verified_and_get_a_baseline_solution(t
 
     assert "status:verified" in stored(store, good["name"])["tags"]
     assert "status:unverified" in stored(store, bad["name"])["tags"]
-    solutions = sorted(p.name for p in (tmp_path / "solutions" / "baseline").rglob("*.json"))
-    assert solutions == [f"{good['name']}.json"]
+    solutions = sorted(p.relative_to(tmp_path / "solutions").as_posix() for p in (tmp_path / "solutions").rglob("*.json"))
+    assert solutions == [f"baseline/{good['op_type']}/{good['name']}/{good['name']}_flashinfer_baseline.json"]
     by_name = {r.name: r for r in outcome.results}
     assert by_name[good["name"]].verdict == "verified" and by_name[good["name"]].baseline_solution
     assert by_name[bad["name"]].verdict == "failed" and "output 'output'" in by_name[bad["name"]].summary

@@ -9,7 +9,7 @@ from tools.definition_builder.builder import build_definition
 from tools.kernel_spec import KernelSpec
 from tools.verification.families import family_for
 from tools.verification.families.rows import MAX_TOKENS, largest_batch
-from tools.verification.inputs import default_cases, make_inputs
+from tools.verification.inputs import Case, default_cases, make_inputs
 from tools.verification.tensors import DTYPES
 
 DEFINITIONS = {
@@ -35,6 +35,18 @@ DEFINITIONS = {
     "dsa_indexer": lambda: build("dsa_topk_indexer", num_index_heads=4, index_head_dim=16, topk=5, page_size=4),
     "moe": lambda: build_definition(
         KernelSpec(family="moe_fp8_block_scale", axes={"num_experts": 8, "top_k": 2, "num_local_experts": 8, "hidden_size": 256, "intermediate_size": 128}, options={"routing": "renormalize"}),
+        CONTEXT,
+    ),
+    "moe_ep2": lambda: build_definition(
+        KernelSpec(family="moe_fp8_block_scale", axes={"num_experts": 16, "top_k": 2, "num_local_experts": 8, "hidden_size": 256, "intermediate_size": 128}, options={"routing": "renormalize"}),
+        CONTEXT,
+    ),
+    "moe_ds": lambda: build_definition(
+        KernelSpec(
+            family="moe_fp8_block_scale",
+            axes={"num_experts": 16, "top_k": 4, "n_group": 4, "topk_group": 2, "num_local_experts": 8, "hidden_size": 256, "intermediate_size": 128},
+            options={"routing": "deepseek_v3", "routed_scaling_factor": 2.5},
+        ),
         CONTEXT,
     ),
     "gdn_decode": lambda: build("gdn_decode", num_q_heads=2, num_v_heads=4, head_size=16),
@@ -102,7 +114,13 @@ def test_paged_layouts_give_each_sequence_its_kv_length_in_distinct_pages(defini
     assert bool((torch.diff(indptr) >= 0).all())
     assert len(set(indices.tolist())) == indices.numel()
     assert 0 <= indices.min().item() and indices.max().item() < cache.shape[0]
-    assert (torch.diff(indptr) * page).tolist() == case.kv_lens
+    pages = torch.diff(indptr)
+    if "kv_last_page_len" in values:  # full pages, then the last page's tokens
+        last = values["kv_last_page_len"]
+        assert bool(((1 <= last) & (last <= page)).all())
+        assert ((pages - 1) * page + last).tolist() == case.kv_lens
+    else:
+        assert (pages * page).tolist() == case.kv_lens
     if "qo_indptr" in values:
         q_lens = torch.diff(values["qo_indptr"]).tolist()
         assert q_lens == case.q_lens
@@ -110,13 +128,39 @@ def test_paged_layouts_give_each_sequence_its_kv_length_in_distinct_pages(defini
 
 
 @pytest.mark.parametrize("key", ["decode_ps16", "paged_prefill_ps16", "mla_decode_ps64"])
-def test_paged_cases_cover_a_single_page_and_sequences_ending_on_page_boundaries(key):
+def test_paged_cases_cover_a_single_page_page_boundaries_and_partial_last_pages(key):
     definition = DEFINITIONS[key]()
     page = definition["axes"]["page_size"]["value"]
-    kv_lens = [case.kv_lens for case in default_cases(definition, "verify")]
-    assert all(n % page == 0 for lens in kv_lens for n in lens)
-    assert [page] in kv_lens, "one sequence of exactly one page"
-    assert any(len({n // page for n in lens}) >= 3 for lens in kv_lens), "sequences of several different page counts"
+    assert "kv_last_page_len" in definition["inputs"]
+    for purpose in ("check", "verify"):
+        kv_lens = [case.kv_lens for case in default_cases(definition, purpose)]
+        assert [page] in kv_lens or [page, 2 * page] in kv_lens, "whole pages"
+        assert any(len({n // page for n in lens if n % page == 0}) >= 2 for lens in kv_lens), "sequences of several page counts ending on a boundary"
+        remainders = {n % page for lens in kv_lens for n in lens}
+        assert {1, page - 1} <= remainders, "last pages of one token and of all but one"
+
+
+@pytest.mark.parametrize("key", ["decode_ps1", "paged_prefill_ps1", "mla_prefill_ps1"])
+def test_page_size_1_definitions_have_no_last_page_length(key):
+    definition = DEFINITIONS[key]()
+    assert "kv_last_page_len" not in definition["inputs"]
+    assert ("batch_size" in definition["axes"]) == key.startswith("decode"), "prefill has a batch_size axis only with kv_last_page_len"
+
+
+@pytest.mark.parametrize("key, routed, offset", [("moe", 8, 0), ("moe_ep2", 16, 8), ("moe_ds", 16, 8)])
+def test_moe_routes_over_the_experts_the_definition_declares_from_its_shard(key, routed, offset):
+    definition = DEFINITIONS[key]()
+    values = generated(definition, Case(label="t", batch_size=3))
+    assert values["routing_logits"].shape == (3, routed)
+    assert values.get("local_expert_offset", 0) == offset
+
+
+def test_gemm_weight_is_n_by_k_with_unit_scale_products():
+    definition = DEFINITIONS["gemm"]()
+    values = generated(definition, Case(label="rows", batch_size=64))
+    assert values["B"].shape == (48, 32) and values["B"].dtype == torch.float16
+    product = values["A"].float() @ values["B"].float().T
+    assert 0.5 < product.std().item() < 2.0
 
 
 def test_decode_verification_includes_a_full_decode_batch():

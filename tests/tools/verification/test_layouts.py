@@ -44,3 +44,12 @@ def test_lengths_must_be_whole_pages():
 
 def test_round_up():
     assert [round_up(n, 64) for n in (1, 64, 65, 128)] == [64, 64, 128, 128]
+
+
+def test_a_partial_last_page_holds_the_remainder_of_the_sequence():
+    layout = paged_layout([1, 5, 8, 0], 4, torch.Generator().manual_seed(0), partial_last_page=True)
+    assert torch.diff(layout.kv_indptr).tolist() == [1, 2, 2, 0]
+    assert layout.kv_last_page_len.tolist() == [1, 1, 4, 0]
+    assert layout.kv_last_page_len.dtype == torch.int32
+    full = paged_layout([4, 8], 4, torch.Generator().manual_seed(0))
+    assert full.kv_last_page_len.tolist() == [4, 4]

@@ -34,7 +34,7 @@ def failing_outputs(report):
 
 @pytest.fixture(scope="module")
 def paged_prefill():
-    definition = build("gqa_paged_prefill", **SMALL_GQA, page_size=4)
+    definition = build("gqa_paged_prefill", **SMALL_GQA, page_size=1)
     return definition, compare(
         definition,
         "verify",
@@ -71,6 +71,16 @@ def test_a_causal_mask_aligned_to_the_wrong_corner_only_shows_with_a_cached_pref
     assert not verdicts["queries after a cached prefix spanning pages"]
 
 
+def test_a_paged_reference_that_ignores_the_last_page_length_fails_only_mid_page():
+    definition = build("gqa_paged_decode", **SMALL_GQA, page_size=4)
+    full_pages = ("count = (end - start - 1) * cache.shape[1] + int(kv_last_page_len[b])", "count = (end - start) * cache.shape[1]")
+    reports = compare(definition, full_pages=full_pages)
+    assert reports["same"].passed, reports["same"].summary
+    verdicts = {case.label: case.passed for case in reports["full_pages"].cases}
+    assert verdicts["sequences ending on page boundaries (1, 2, 3 pages)"]
+    assert not verdicts["sequences ending mid-page (last pages of 1, 1, half and all but one tokens)"]
+
+
 def test_an_lse_in_the_wrong_base_fails_only_the_lse():
     definition = build("gqa_paged_decode", **SMALL_GQA, page_size=1)
     reports = compare(definition, natural_log=("torch.logsumexp(logits, dim=-1) / math.log(2.0)", "torch.logsumexp(logits, dim=-1)"))
@@ -90,7 +100,7 @@ def test_norm_and_gemm_mistakes_fail():
     reports = compare(norm, no_residual=("hidden_states.to(torch.float32) + residual.to(torch.float32)", "hidden_states.to(torch.float32)"))
     assert reports["same"].passed and not reports["no_residual"].passed
     gemm = build("gemm", N=48, K=32)
-    reports = compare(gemm, transposed=("torch.matmul(A, B)", "torch.matmul(A, B[:, :32].T)"))
+    reports = compare(gemm, transposed=("A.to(torch.float32) @ B.to(torch.float32).T", "A.to(torch.float32) @ B[:32].to(torch.float32)"))
     transposed = reports["transposed"]
     assert not transposed.passed
     assert {o.problem for c in transposed.cases for o in c.outputs} == {"shape"}

@@ -1,4 +1,8 @@
-"""Norms, dense GEMM, GQA attention and sampling: the families every model has."""
+"""Norms, dense GEMM, GQA attention and sampling: the families every model has.
+
+Paged attention at page size > 1 takes the last page's length (the dataset's
+convention, `tools/family_conventions.py`); its references are in `paged_references.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Any, Callable
 
 import torch
 
-from tools.definition_builder.families.common import _KV_TOKENS, _PAGES, _TOKENS, Family, _meta
+from tools.definition_builder import paged_references, references
+from tools.definition_builder.families.common import _KV_TOKENS, _PAGES, _TOKENS, Family, _meta, paged_definition, reference_source
 from tools.kernel_spec import KernelSpec
 
 
@@ -47,11 +52,27 @@ def _layernorm(spec: KernelSpec) -> dict[str, Any]:
 
 
 def _gemm(spec: KernelSpec) -> dict[str, Any]:
-    import flashinfer
-
+    # The dataset's convention (all 32 official GEMMs): B as nn.Linear stores its weight,
+    # [N, K], C = A @ B.T, in float16. FlashInfer's mm_bf16 template takes a [K, N] bf16
+    # view instead, so the definition is written here.
     n, k = spec.axes["N"], spec.axes["K"]
-    # mm_bf16 takes the weight as a column-major [K, N] view of nn.Linear's [N, K] weight.
-    return flashinfer.gemm.mm_bf16.fi_trace(a=_meta(_TOKENS, k), b=_meta(k, n))
+    return {
+        "name": f"gemm_n{n}_k{k}",
+        "op_type": "gemm",
+        "description": f"General matrix multiply C = A @ B.T with N={n}, K={k}: a linear layer's product, B its [N, K] weight.",
+        "tags": [],
+        "axes": {
+            "M": {"type": "var", "description": "Rows of A (tokens)."},
+            "N": {"type": "const", "value": n, "description": "Output features."},
+            "K": {"type": "const", "value": k, "description": "Input features (reduction dimension)."},
+        },
+        "inputs": {
+            "A": {"shape": ["M", "K"], "dtype": "float16", "description": "Activations."},
+            "B": {"shape": ["N", "K"], "dtype": "float16", "description": "Weight, as nn.Linear stores it."},
+        },
+        "outputs": {"C": {"shape": ["M", "N"], "dtype": "float16", "description": "A @ B.T."}},
+        "reference": reference_source(references.gemm),
+    }
 
 
 def _gemm_fp8_block_scale(spec: KernelSpec) -> dict[str, Any]:
@@ -79,14 +100,16 @@ def _gqa_paged_decode(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
     q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"])
-    return flashinfer.decode.BatchDecodeWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
+    raw = flashinfer.decode.BatchDecodeWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
+    return paged_definition(raw, spec.axes["page_size"], paged_references.gqa_paged_decode)
 
 
 def _gqa_paged_prefill(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
     q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"])
-    return flashinfer.prefill.BatchPrefillWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
+    raw = flashinfer.prefill.BatchPrefillWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
+    return paged_definition(raw, spec.axes["page_size"], paged_references.gqa_paged_prefill)
 
 
 def _gqa_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
@@ -120,7 +143,7 @@ FAMILIES = (
         "gemma_fused_add_rmsnorm", ("hidden_size",), _gemma_fused_add_rmsnorm, "residual add + Gemma-style RMSNorm", param_aliases=(("input", "hidden_states"),)
     ),
     Family("layernorm", ("hidden_size",), _layernorm, "LayerNorm with weight and bias", param_aliases=(("input", "hidden_states"),)),
-    Family("gemm", ("N", "K"), _gemm, "bf16 GEMM"),
+    Family("gemm", ("N", "K"), _gemm, "GEMM C = A @ B.T (float16, B [N, K])", reference_name="gemm", handwritten=True),
     Family("gemm_fp8_block_scale", ("N", "K"), _gemm_fp8_block_scale, "FP8 GEMM with 128-block scales (quantized checkpoints)"),
     Family(
         "gqa_paged_decode", ("num_qo_heads", "num_kv_heads", "head_dim", "page_size"), _gqa_paged_decode, "GQA decode, paged KV"

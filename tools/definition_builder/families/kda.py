@@ -17,14 +17,13 @@ by TP); the state is k-last, as in the gdn family, hence the `_k_last` name suff
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from tools.definition_builder import kda_references
-from tools.definition_builder.families.common import _PAGES, _TOKENS, Family, _meta
+from tools.definition_builder.families.common import _PAGES, _TOKENS, Family, _meta, reference_source
 from tools.kernel_spec import KernelSpec
 
 F32, INT32 = torch.float32, torch.int32
@@ -45,10 +44,6 @@ def _heads(spec: KernelSpec) -> tuple[int, int, int]:
     return spec.axes["num_q_heads"], spec.axes["num_v_heads"], spec.axes["head_dim"]
 
 
-def _source(*functions: Callable) -> str:
-    return "import math\nimport torch\n\n" + "\n\n".join(inspect.getsource(f) for f in functions)
-
-
 def _complete(
     raw: dict[str, Any], *, stage: str, reference: Callable, description: str, beta: str, slots: str, axes: dict, inputs: dict, constraints: list[str]
 ) -> dict[str, Any]:
@@ -63,7 +58,7 @@ def _complete(
     raw["outputs"]["final_state"]["description"] = _FINAL_STATE
     # The checkpoint axes belong to radix-cache snapshots, which these definitions leave out.
     raw["constraints"] = [c for c in raw.get("constraints", []) if "checkpoint" not in c] + constraints
-    raw["reference"] = _source(kda_references.kda_sequence, reference)
+    raw["reference"] = reference_source(kda_references.kda_sequence, reference)
     return raw
 
 

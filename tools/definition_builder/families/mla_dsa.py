@@ -8,17 +8,15 @@ served by the ragged prefill wrapper) and DSA's FP8 top-k indexer.
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from tools.definition_builder import references
-from tools.definition_builder.families.common import _PAGES, _TOKENS, Family, _meta, trace_template
+from tools.definition_builder import paged_references, references
+from tools.definition_builder.families.common import _PAGES, _TOKENS, Family, _meta, ordered_axes, paged_definition, reference_source, trace_template
 from tools.kernel_spec import KernelSpec
 
 MLA_API = "flashinfer.mla.BatchMLAPagedAttentionWrapper.run"
-RAGGED_API = "flashinfer.prefill.BatchPrefillWithRaggedKVCacheWrapper.run"
 INT32 = torch.int32
 
 
@@ -35,14 +33,21 @@ def _mla_tensors(spec: KernelSpec) -> dict[str, torch.Tensor]:
 def _mla_paged_decode(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    return flashinfer.mla.BatchMLAPagedAttentionWrapper.run.fi_trace(**_mla_tensors(spec))
+    raw = flashinfer.mla.BatchMLAPagedAttentionWrapper.run.fi_trace(**_mla_tensors(spec))
+    return paged_definition(raw, spec.axes["page_size"], paged_references.mla_paged_decode)
 
 
 def _mla_paged_prefill(spec: KernelSpec) -> dict[str, Any]:
     from flashinfer.trace.templates.attention import mla_paged_prefill_trace
 
     index = {"qo_indptr": _meta(3, dtype=INT32), "kv_indptr": _meta(3, dtype=INT32), "kv_indices": _meta(_PAGES, dtype=INT32)}
-    return trace_template(mla_paged_prefill_trace, MLA_API, **_mla_tensors(spec), **index)
+    raw = trace_template(mla_paged_prefill_trace, MLA_API, **_mla_tensors(spec), **index)
+    return paged_definition(raw, spec.axes["page_size"], paged_references.mla_paged_prefill)
+
+
+# The axis order of dsa_sparse_attention_h16_ckv512_kpe64_topk2048_ps1.json (the template
+# lists topk before page_size).
+DSA_AXES = ("num_tokens", "num_qo_heads", "head_dim_ckv", "head_dim_kpe", "page_size", "topk", "num_pages")
 
 
 def _dsa_sparse_attention(spec: KernelSpec) -> dict[str, Any]:
@@ -50,12 +55,9 @@ def _dsa_sparse_attention(spec: KernelSpec) -> dict[str, Any]:
 
     tensors = _mla_tensors(spec)
     tensors["sparse_indices"] = _meta(_TOKENS, spec.axes["topk"], dtype=INT32)
-    # FlashInfer 0.7.2 attaches this template to no public API: no fi_api tag.
-    return trace_template(dsa_paged_trace, None, **tensors)
-
-
-def _source(fn: Callable, prelude: str = "") -> str:
-    return "import math\nimport torch\n\n" + prelude + inspect.getsource(fn)
+    # FlashInfer 0.7.2 attaches this template to no public API; the tag comes from the
+    # dataset's convention (the TRT-LLM MLA decode with sparse top-k).
+    return ordered_axes(trace_template(dsa_paged_trace, None, **tensors), DSA_AXES)
 
 
 def _mla_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
@@ -69,15 +71,15 @@ def _mla_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
             "MLA causal prefill before weight absorption, with ragged (contiguous) K/V: per-head q/k of "
             "qk_dim = qk_nope + qk_rope, v of vo_dim. Served by BatchPrefillWithRaggedKVCacheWrapper."
         ),
-        "tags": [f"fi_api:{RAGGED_API}"],
+        "tags": [],
         "axes": {
-            "total_q": {"type": "var", "description": "Total number of query tokens."},
-            "total_kv": {"type": "var", "description": "Total number of key/value tokens."},
-            "len_indptr": {"type": "var", "description": "Length of the indptr arrays (batch size + 1)."},
             "num_qo_heads": {"type": "const", "value": h, "description": "Heads per GPU after tensor-parallel split."},
             "num_kv_heads": {"type": "const", "value": h, "description": "Key/value heads: as many as query heads (K and V are expanded per head)."},
             "qk_dim": {"type": "const", "value": qk, "description": "Query/key head dimension (nope + rope)."},
             "vo_dim": {"type": "const", "value": vo, "description": "Value/output head dimension."},
+            "total_q": {"type": "var", "description": "Total number of query tokens."},
+            "total_kv": {"type": "var", "description": "Total number of key/value tokens."},
+            "len_indptr": {"type": "var", "description": "Length of the indptr arrays (batch size + 1)."},
         },
         "constraints": ["total_q == qo_indptr[-1].item()", "total_kv == kv_indptr[-1].item()"],
         "inputs": {
@@ -92,7 +94,7 @@ def _mla_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
             "output": {"shape": ["total_q", "num_qo_heads", "vo_dim"], "dtype": "bfloat16"},
             "lse": {"shape": ["total_q", "num_qo_heads"], "dtype": "float32", "description": "Base-2 log-sum-exp of the scaled logits."},
         },
-        "reference": _source(references.mla_ragged_prefill_causal),
+        "reference": reference_source(references.mla_ragged_prefill_causal),
     }
 
 
@@ -109,12 +111,12 @@ def _dsa_topk_indexer(spec: KernelSpec) -> dict[str, Any]:
         "tags": [],
         "axes": {
             "batch_size": {"type": "var", "description": "Query tokens (one per sequence in decode)."},
-            "max_num_pages": {"type": "var", "description": "Width of the block table."},
-            "num_pages": {"type": "var", "description": "Pages in the index-key cache."},
             "num_index_heads": {"type": "const", "value": heads, "description": "Indexer heads."},
             "index_head_dim": {"type": "const", "value": dim, "description": "Indexer head dimension."},
             "page_size": {"type": "const", "value": ps, "description": "Tokens per cache page."},
             "topk": {"type": "const", "value": topk, "description": "KV slots selected per query."},
+            "max_num_pages": {"type": "var", "description": "Width of the block table."},
+            "num_pages": {"type": "var", "description": "Pages in the index-key cache."},
             "kv_cache_num_heads": {"type": "const", "value": 1, "description": "Index-key heads in the cache (MQA)."},
             "head_dim_with_scale": {"type": "const", "value": dim + 4, "description": "Bytes per cached token: fp8 values and a float32 scale."},
         },
@@ -127,7 +129,7 @@ def _dsa_topk_indexer(spec: KernelSpec) -> dict[str, Any]:
             "block_table": {"shape": ["batch_size", "max_num_pages"], "dtype": "int32"},
         },
         "outputs": {"topk_indices": {"shape": ["batch_size", "topk"], "dtype": "int32", "description": "Global KV slots (page * page_size + offset), best first; -1 pads."}},
-        "reference": _source(references.dsa_topk_indexer, prelude=f"TOPK = {topk}\n\n"),
+        "reference": reference_source(references.dsa_topk_indexer, prelude=f"TOPK = {topk}\n\n"),
     }
 
 

@@ -20,11 +20,10 @@ kept as the check: same API, and its reference agrees with this one
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from tools.definition_builder import references
-from tools.definition_builder.families.common import Family
+from tools.definition_builder.families.common import Family, reference_source
 from tools.errors import DefinitionError
 from tools.kernel_spec import KernelSpec
 
@@ -84,7 +83,7 @@ def _rope_with_cos_sin_cache(spec: KernelSpec) -> dict[str, Any]:
             "q_out": {"shape": ["num_tokens", "num_qo_heads", "head_size"], "dtype": "bfloat16", "description": "Rotated queries."},
             "k_out": {"shape": ["num_tokens", "num_kv_heads", "head_size"], "dtype": "bfloat16", "description": "Rotated keys."},
         },
-        "reference": "import torch\n\n" + prelude + inspect.getsource(references.rope_with_cos_sin_cache),
+        "reference": reference_source(references.rope_with_cos_sin_cache, prelude=prelude),
     }
 
 

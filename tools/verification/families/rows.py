@@ -11,7 +11,7 @@ import torch
 
 from tools.verification.case import Case, Purpose
 from tools.verification.families import Family
-from tools.verification.tensors import DTYPES, fill_random
+from tools.verification.tensors import DTYPES, fill_random, randn
 
 MAX_TOKENS = 8192
 """Tokens in one forward pass at most: SGLang's default chunked-prefill size."""
@@ -24,6 +24,13 @@ _ROW_AXES = ("batch_size", "M", "num_tokens", "total_q")
 def _row_inputs(definition: dict[str, Any], case: Case, generator: torch.Generator) -> dict[str, Any]:
     sizes = {axis: case.batch_size for axis in _ROW_AXES}
     return fill_random(definition, {**sizes, **case.extra}, generator)
+
+
+def _gemm_inputs(definition: dict[str, Any], case: Case, generator: torch.Generator) -> dict[str, Any]:
+    """A and the weight B [N, K] with variance 1/K, so that C stays of order one (float16)."""
+    n, k = (definition["axes"][a]["value"] for a in ("N", "K"))
+    weight = randn((n, k), DTYPES[definition["inputs"]["B"]["dtype"]], generator, scale=k**-0.5)
+    return fill_random(definition, {"M": case.batch_size, **case.extra}, generator, {"B": weight})
 
 
 def _row_bytes(definition: dict[str, Any]) -> int:
@@ -57,5 +64,5 @@ def _row_cases(definition: dict[str, Any], purpose: Purpose) -> list[Case]:
 FAMILIES = [
     Family(name="rmsnorm", matches=lambda d: d["op_type"] == "rmsnorm", make_inputs=_row_inputs, cases=_row_cases),
     Family(name="layernorm", matches=lambda d: d["op_type"] == "layernorm", make_inputs=_row_inputs, cases=_row_cases),
-    Family(name="gemm", matches=lambda d: d["op_type"] == "gemm", make_inputs=_row_inputs, cases=_row_cases),
+    Family(name="gemm", matches=lambda d: d["op_type"] == "gemm", make_inputs=_gemm_inputs, cases=_row_cases),
 ]
