@@ -69,7 +69,7 @@ def main() -> int:
     official = official_file.read_text().split() if official_file.exists() else []
     lines = ["# Verification on the H200", ""]
     overall = Counter(r.get("verdict") for r in results.values())
-    lines += [f"All definitions verified in this session: " + ", ".join(f"{overall[v]} {v}" for v in VERDICTS) + ".", ""]
+    lines += ["All definitions verified in this session: " + ", ".join(f"{overall[v]} {v}" for v in VERDICTS) + ".", ""]
     if official:
         lines += section("The official dataset (flashinfer-bench@e489a246)", official, results)
     for model in filter(None, args.models.split(",")):

@@ -20,8 +20,6 @@ from tools.verification.case import Case
 from tools.verification.compare import compare_tensor
 from tools.verification.criteria import tolerance_for
 from tools.verification.execution import load_reference
-from tools.verification.expert_weights import expert_weights
-from tools.verification.family_inputs import quantize_fp8_blocks
 from tools.verification.inputs import make_inputs
 
 FP8 = torch.float8_e4m3fn
@@ -106,38 +104,22 @@ def test_fp8_gemm_inputs_make_a_wrong_scale_block_visible():
     assert not report.passed and report.matched_ratio < 0.5
 
 
-def test_segment_gemm_computes_a_times_b_transposed():
-    module = binding_named("gemm_nt_segment").load_module()
+def test_segment_gemm_is_the_datasets_a_times_b_transposed():
+    definition = build("gemm", N=48, K=64)
+    module = module_for(definition)
     calls = []
 
     def segment_run(x, weights, batch_size, weight_column_major, seg_lens):
+        """SegmentGEMMWrapper.run: one segment of seg_lens rows times weights[0] (column-major: [N, K])."""
         calls.append((batch_size, weight_column_major, seg_lens.tolist(), tuple(weights.shape)))
         return (x.float() @ weights[0].float().T).to(x.dtype)
 
-    a, b = torch.randn(5, 64).half(), torch.randn(48, 64).half()
-    out = module.segment_gemm(a, b, segment_run)
+    inputs = make_inputs(definition, Case(label="t", batch_size=5))
+    assert_agree(definition, reference_outputs(definition, inputs), [module.segment_gemm(*inputs, segment_run)])
     assert calls == [(1, True, [5], (1, 48, 64))]
-    torch.testing.assert_close(out.float(), a.float() @ b.float().T, rtol=1e-2, atol=1e-2)
 
 
 # --- MoE ------------------------------------------------------------------------------------
-
-
-def moe_inputs(tokens, experts, local, hidden, inter, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    hidden_states, scale = quantize_fp8_blocks(torch.randn(tokens, hidden, generator=gen), (BLOCK,))
-    w1, s1 = expert_weights(local, 2 * inter, hidden, gen)
-    w2, s2 = expert_weights(local, hidden, inter, gen)
-    return {
-        "routing_logits": torch.randn(tokens, experts, generator=gen),
-        "routing_bias": (torch.randn(experts, generator=gen) * 0.1).bfloat16(),
-        "hidden_states": hidden_states,
-        "hidden_states_scale": scale.T.contiguous(),
-        "gemm1_weights": w1,
-        "gemm1_weights_scale": s1,
-        "gemm2_weights": w2,
-        "gemm2_weights_scale": s2,
-    }
 
 
 def fused_topk_deepseek(scores, bias, n_group, topk_group, topk, scale, values, indices):
@@ -153,34 +135,30 @@ def fused_topk_deepseek(scores, bias, n_group, topk_group, topk, scale, values, 
     values.copy_(weights / weights.sum(-1, keepdim=True) * scale)
 
 
-def test_moe_with_deepseek_routing_matches_flashinfers_reference_on_an_ep_shard():
-    from flashinfer.trace.templates.moe import _trtllm_fp8_block_scale_moe_ds_routing_reference as reference
-
-    x = moe_inputs(tokens=16, experts=32, local=8, hidden=256, inter=128)
-    module = binding_named("moe_fp8_block_scale_ds_routing_sm90").with_values({"TOP_K": 4, "N_GROUP": 4, "TOPK_GROUP": 2, "ROUTING_KERNEL": "fused_topk_deepseek"}).load_module()
-    expected = reference(
-        x["routing_logits"], x["routing_bias"], x["hidden_states"], x["hidden_states_scale"], x["gemm1_weights"], x["gemm1_weights_scale"],
-        x["gemm2_weights"], x["gemm2_weights_scale"], 4, 4, 2, 16, 2.5,
-    )
-    weights = {k: x[k] for k in ("hidden_states", "hidden_states_scale", "gemm1_weights", "gemm1_weights_scale", "gemm2_weights", "gemm2_weights_scale")}
-    for route in (module.route_torch(x["routing_logits"], x["routing_bias"], 2.5), module.route_fused(x["routing_logits"], x["routing_bias"], 2.5, fused_topk_deepseek)):
-        actual = module.moe_experts(*route, *weights.values(), 16, sm90_blockscale_gemm)
-        assert expected.abs().max() > 0, "some token must reach the shard's experts"
-        report = compare_tensor("output", expected, actual, tolerance_for({"inputs": {"h": {"dtype": "float8_e4m3fn"}}, "outputs": {}}))
-        assert report.passed, report.message
+MOE = {"num_experts": 32, "top_k": 4, "n_group": 4, "topk_group": 2, "num_local_experts": 16, "hidden_size": 256, "intermediate_size": 128}
 
 
-def test_moe_with_renormalize_routing_matches_flashinfers_reference():
-    from flashinfer.trace.templates.moe import _trtllm_fp8_block_scale_moe_renormalize_routing_reference as reference
+def test_moe_with_deepseek_routing_agrees_on_an_ep_shard_with_either_routing_kernel():
+    definition = build("moe_fp8_block_scale", {"routing": "deepseek_v3", "routed_scaling_factor": 2.5}, **MOE)
+    module = module_for(definition)
+    assert (module.TOP_K, module.N_GROUP, module.TOPK_GROUP, module.ROUTING_KERNEL) == (4, 4, 2, "fused_topk_deepseek")
+    logits, bias, *weights, offset, scale = make_inputs(definition, Case(label="t", batch_size=16))
+    expected = reference_outputs(definition, [logits, bias, *weights, offset, scale])
+    assert offset == 16 and expected[0].abs().max() > 0, "an EP shard some tokens reach"
+    for route in (module.route_torch(logits, bias, scale), module.route_fused(logits, bias, scale, fused_topk_deepseek)):
+        assert_agree(definition, expected, [module.moe_experts(*route, *weights, offset, sm90_blockscale_gemm)])
 
-    x = moe_inputs(tokens=16, experts=16, local=16, hidden=256, inter=128, seed=1)
-    module = binding_named("moe_fp8_block_scale_renorm_sm90").with_values({"TOP_K": 4}).load_module()
-    logits = x["routing_logits"].bfloat16()
-    args = [x[k] for k in ("hidden_states", "hidden_states_scale", "gemm1_weights", "gemm1_weights_scale", "gemm2_weights", "gemm2_weights_scale")]
-    expected = reference(logits, None, *args, 4, 0, None)
-    actual = module.moe_experts(*module.route_torch(logits), *args, 0, sm90_blockscale_gemm)
-    report = compare_tensor("output", expected, actual, tolerance_for({"inputs": {"h": {"dtype": "float8_e4m3fn"}}, "outputs": {}}))
-    assert report.passed, report.message
+
+def test_moe_with_renormalize_routing_agrees_with_and_without_expert_parallelism():
+    for local in (32, 16):
+        definition = build("moe_fp8_block_scale", {"routing": "renormalize"}, **{**MOE, "num_local_experts": local})
+        module = module_for(definition)
+        inputs = make_inputs(definition, Case(label="t", batch_size=16), seed=local)
+        logits, *weights = inputs[:7]
+        offset = inputs[7] if len(inputs) > 7 else 0
+        assert (len(inputs) > 7) == (local < 32), "the offset is an input at EP > 1 only"
+        actual = module.moe_experts(*module.route_torch(logits), *weights, offset, sm90_blockscale_gemm)
+        assert_agree(definition, reference_outputs(definition, inputs), [actual])
 
 
 # --- GDN ------------------------------------------------------------------------------------
@@ -228,6 +206,31 @@ def test_gdn_prefill_computes_the_gates_the_kernel_takes():
     module = module_for(definition)
     inputs = make_inputs(definition, Case(label="t", batch_size=2, q_lens=[5, 3]))
     assert_agree(definition, reference_outputs(definition, inputs), module.gdn_prefill(*inputs, chunk_gated_delta_rule))
+
+
+def gated_delta_rule_mtp(q, k, v, pool, indices, A_log, a, dt_bias, b, scale=None, disable_state_update=False, use_qk_l2norm=True):
+    """gated_delta_rule_mtp: each row's tokens from its pool slot; the pool updated unless disabled."""
+    heads = v.shape[2]
+    g = torch.exp(-torch.exp(A_log.float()) * F.softplus(a.float() + dt_bias.float()))
+    beta = torch.sigmoid(b.float())
+    scale = scale if scale is not None else 1 / math.sqrt(q.shape[-1])
+    out = torch.zeros(v.shape)
+    for row in range(q.shape[0]):
+        qq, kk = expand(q[row], heads), expand(k[row], heads)
+        if use_qk_l2norm:
+            qq, kk = l2norm(qq), l2norm(kk)
+        slot = int(indices[row])
+        out[row], state = delta_rule(pool[slot], qq, kk, v[row].float(), g[row], beta[row], scale)
+        if not disable_state_update:
+            pool[slot] = state
+    return out.bfloat16(), pool
+
+
+def test_gdn_mtp_leaves_the_pool_and_uses_q_and_k_as_given():
+    definition = build("gdn_mtp", num_q_heads=2, num_v_heads=4, head_size=128)
+    module = module_for(definition)
+    inputs = make_inputs(definition, Case(label="t", batch_size=3))
+    assert_agree(definition, reference_outputs(definition, inputs), module.gdn_mtp(*inputs[:10], gated_delta_rule_mtp))
 
 
 # --- KDA ------------------------------------------------------------------------------------
