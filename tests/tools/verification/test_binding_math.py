@@ -164,19 +164,28 @@ def test_moe_with_renormalize_routing_agrees_with_and_without_expert_parallelism
 # --- GDN ------------------------------------------------------------------------------------
 
 
-def gdn_decode_kernel(q, k, v, state, A_log, a, dt_bias, b, scale=None, use_qk_l2norm=True):
-    """gated_delta_rule_decode_pretranspose: gates from the raw inputs, state [B, HV, V, K] updated in place."""
+def gdn_rows(q, k, v, states, A_log, a, dt_bias, b, scale, use_qk_l2norm):
+    """The gated delta rule over each row's tokens from states[row], the gates from the raw
+    inputs; (outputs [B, T, HV, V] bf16, each row's final state)."""
     heads = v.shape[2]
     g = torch.exp(-torch.exp(A_log.float()) * F.softplus(a.float() + dt_bias.float()))
     beta = torch.sigmoid(b.float())
     scale = scale if scale is not None else 1 / math.sqrt(q.shape[-1])
-    out = torch.zeros(v.shape)
+    out, finals = torch.zeros(v.shape), []
     for row in range(q.shape[0]):
         qq, kk = expand(q[row], heads), expand(k[row], heads)
         if use_qk_l2norm:
             qq, kk = l2norm(qq), l2norm(kk)
-        out[row], state[row] = delta_rule(state[row], qq, kk, v[row].float(), g[row], beta[row], scale)
-    return out.bfloat16(), state
+        out[row], state = delta_rule(states[row], qq, kk, v[row].float(), g[row], beta[row], scale)
+        finals.append(state)
+    return out.bfloat16(), finals
+
+
+def gdn_decode_kernel(q, k, v, state, A_log, a, dt_bias, b, scale=None, use_qk_l2norm=True):
+    """gated_delta_rule_decode_pretranspose: state [B, HV, V, K] updated in place."""
+    out, finals = gdn_rows(q, k, v, list(state), A_log, a, dt_bias, b, scale, use_qk_l2norm)
+    state.copy_(torch.stack(finals))
+    return out, state
 
 
 def chunk_gated_delta_rule(q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens, use_qk_l2norm_in_kernel, output_state):
@@ -210,20 +219,12 @@ def test_gdn_prefill_computes_the_gates_the_kernel_takes():
 
 def gated_delta_rule_mtp(q, k, v, pool, indices, A_log, a, dt_bias, b, scale=None, disable_state_update=False, use_qk_l2norm=True):
     """gated_delta_rule_mtp: each row's tokens from its pool slot; the pool updated unless disabled."""
-    heads = v.shape[2]
-    g = torch.exp(-torch.exp(A_log.float()) * F.softplus(a.float() + dt_bias.float()))
-    beta = torch.sigmoid(b.float())
-    scale = scale if scale is not None else 1 / math.sqrt(q.shape[-1])
-    out = torch.zeros(v.shape)
-    for row in range(q.shape[0]):
-        qq, kk = expand(q[row], heads), expand(k[row], heads)
-        if use_qk_l2norm:
-            qq, kk = l2norm(qq), l2norm(kk)
-        slot = int(indices[row])
-        out[row], state = delta_rule(pool[slot], qq, kk, v[row].float(), g[row], beta[row], scale)
-        if not disable_state_update:
+    slots = [int(i) for i in indices]
+    out, finals = gdn_rows(q, k, v, [pool[s] for s in slots], A_log, a, dt_bias, b, scale, use_qk_l2norm)
+    if not disable_state_update:
+        for slot, state in zip(slots, finals):
             pool[slot] = state
-    return out.bfloat16(), pool
+    return out, pool
 
 
 def test_gdn_mtp_leaves_the_pool_and_uses_q_and_k_as_given():
