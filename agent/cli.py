@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agent",
         description="Extract FlashInfer-Trace kernel definitions for a model from its SGLang implementation.",
         epilog="Exit status: 0 success, 2 bad input (nothing written), 3 some kernels pending or failed, "
-        "4 conflicts with the dataset (not written; see the report), 1 internal error, 130 interrupted.",
+        "4 conflicts with the dataset (not written; see the report), 5 (verify) none failed but some could not be "
+        "verified here, 1 internal error, 130 interrupted.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:

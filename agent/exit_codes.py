@@ -11,6 +11,10 @@ INCOMPLETE = 3
 NEEDS_REVIEW = 4
 """The run finished, but some planned definitions conflict with the dataset's definitions
 of the same names (other kernels): they were not written; the report says what differs."""
+UNVERIFIABLE = 5
+"""`agent verify`: nothing failed, but some definitions could not be verified here (no
+binding, no FlashInfer kernel for this GPU, or the kernel could not be built); the table
+and the log give each reason. A failure (3) takes precedence."""
 INTERRUPTED = 130
 """Stopped by Ctrl-C; rerun with --resume to continue."""
 PUBLISH_FAILED = 6

@@ -113,3 +113,62 @@ def test_an_empty_dataset_exits_2(tmp_path):
     assert result.returncode == exit_codes.BAD_INPUT
     assert "No definitions in" in result.stderr and "agent extract" in result.stderr
     assert not (tmp_path / "nothing-here").exists()
+
+
+@pytest.fixture(scope="module")
+def official_sample(tmp_path_factory) -> Path:
+    """A few official interfaces (transcribed signatures), one per kind of verdict a GPU run gives."""
+    from evals.dataset_fixture import write_fixture
+    from evals.truth import GroundTruth
+
+    root = tmp_path_factory.mktemp("official")
+    chosen = ("gemm_n128_k2048", "rmsnorm_h4096", "dsa_topk_indexer_fp8_h64_d128_topk2048_ps64", "trtllm_fp4_block_scale_moe_topk1_e16_h5120_i8192")
+    write_fixture(root, {n: s for n, s in GroundTruth.load().signatures.items() if n in chosen})
+    return root
+
+
+def test_a_dry_run_resolves_generates_inputs_and_writes_nothing(official_sample):
+    before = snapshot(official_sample)
+    result = agent("verify", "--all", "--dry-run", "--output", str(official_sample))
+    assert result.returncode == exit_codes.UNVERIFIABLE, result.stderr
+    assert "gemm_nt_segment (op type and inputs)" in result.stdout
+    assert "dsa_topk_indexer (op type and inputs)" in result.stdout and "not checked against FlashInfer" in result.stdout
+    assert "unverifiable: trtllm_fp4_block_scale_moe: a TRT-LLM-gen kernel built only for SM100/SM103 and SM120" in result.stdout
+    assert "total: 3 with a binding, 1 unverifiable, 0 cases whose inputs could not be generated, 0 references refused" in result.stdout
+    assert snapshot(official_sample) == before and not (official_sample / "verification").exists()
+
+
+@pytest.mark.parametrize(
+    "verdicts, code",
+    [(["verified", "verified"], exit_codes.SUCCESS), (["verified", "unverifiable"], exit_codes.UNVERIFIABLE), (["failed", "unverifiable"], exit_codes.INCOMPLETE)],
+)
+def test_the_exit_status_tells_a_failure_from_an_unverifiable_definition(verdicts, code):
+    from agent.commands.verify import exit_status
+    from tools.verification.environment import Environment
+    from tools.verification.run_log import DefinitionResult, VerificationRun
+
+    results = [DefinitionResult(name=f"d{i}", op_type="t", passed=v == "verified", verdict=v, summary="s") for i, v in enumerate(verdicts)]
+    environment = Environment(device="gpu", torch="2.11", python="3.12", platform="linux")
+    run = VerificationRun(started_at="t", finished_at="t", mode="flashinfer", dataset="d", environment=environment, results=results)
+    assert exit_status(run) == code
+
+
+def test_the_table_names_the_api_used_what_flashinfer_checked_and_a_kept_status():
+    from agent.commands.verify import render_table
+    from tools.verification.environment import Environment
+    from tools.verification.run_log import DefinitionResult, VerificationRun
+
+    moe = DefinitionResult(
+        name="moe_fp8_block_scale_ds_routing_topk8_ng1_kg1_e384_h7168_i2048", op_type="moe", passed=True, verdict="verified", summary="2 cases agree",
+        fi_api="flashinfer.fused_moe.trtllm_fp8_block_scale_moe", api_used="flashinfer.gemm.fp8_blockscale_gemm_sm90", checked="experts: ...; routing: torch",
+    )
+    norm = DefinitionResult(name="rmsnorm_h4096", op_type="rmsnorm", passed=True, verdict="verified", summary="3 cases agree", fi_api="flashinfer.norm.rmsnorm", api_used="flashinfer.norm.rmsnorm")
+    kept = DefinitionResult(name="gemm_n1_k1", op_type="gemm", passed=False, verdict="failed", summary="output 'C' differs", api_used="flashinfer.gemm.SegmentGEMMWrapper.run", status_note="status:verified kept: ...")
+    environment = Environment(device="gpu", gpu_name="NVIDIA H200", compute_capability="9.0", torch="2.11", flashinfer="0.7.2.post1", python="3.12", platform="linux")
+    table = render_table(VerificationRun(started_at="t", finished_at="t", mode="flashinfer", dataset="d", environment=environment, results=[moe, norm, kept]))
+    assert "NVIDIA H200 (SM90)" in table
+    assert "via flashinfer.gemm.fp8_blockscale_gemm_sm90 for fi_api flashinfer.fused_moe.trtllm_fp8_block_scale_moe" in table
+    assert "FlashInfer checked: experts: ...; routing: torch" in table
+    assert "via flashinfer.gemm.SegmentGEMMWrapper.run\n" in table and "status:verified kept" in table
+    assert "via flashinfer.norm.rmsnorm" not in table
+    assert table.endswith("total: 2 verified, 1 failed, 0 unverifiable")

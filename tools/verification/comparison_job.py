@@ -7,7 +7,7 @@ in-place APIs and careless references must not change what the other side sees) 
 the same torch seed. Samplers are drawn from many times and compared statistically.
 
 Job: {"definition", "cases": [Case], "expected": Side, "actual": Side, "device", "seed"}
-where a Side is {"binding": name} or {"reference": source, "label": text}.
+where a Side is {"binding": name, "values": constants} or {"reference": source, "label": text}.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class _Side:
     def __init__(self, spec: dict[str, Any], definition: dict[str, Any]) -> None:
         self.is_binding = "binding" in spec
         if self.is_binding:
-            binding = binding_named(spec["binding"])
+            binding = binding_named(spec["binding"], spec.get("values"))
             self.run = binding.load()
             self.label = binding.fi_api
             self.template_check = binding.template_check()
@@ -107,8 +107,22 @@ def _compare_once(
         started = time.perf_counter()
         results[side] = _call(side, implementation.run, inputs, names, device)
         seconds[side] = round(time.perf_counter() - started, 4)
+    if family.unordered_rows:
+        results = {side: as_row_sets(definition, values, family.unordered_rows) for side, values in results.items()}
     outputs = compare_outputs(definition, results["expected"], results["actual"], family.tolerance_for(definition))
     return outputs, _template_verdict(expected.template_check, results["actual"], results["expected"])
+
+
+def as_row_sets(definition: dict[str, Any], values: list[Any], names: tuple[str, ...]) -> list[Any]:
+    """Each named output's rows sorted, the -1 padding last: equal tensors for equal row sets."""
+    out = list(values)
+    for index, name in enumerate(definition["outputs"]):
+        value = out[index] if index < len(out) else None
+        if name in names and isinstance(value, torch.Tensor) and value.dim() == 2 and not value.is_floating_point():
+            last = torch.iinfo(torch.int64).max
+            ordered = torch.where(value < 0, last, value.to(torch.int64)).sort(dim=1).values
+            out[index] = torch.where(ordered == last, -1, ordered).to(value.dtype)
+    return out
 
 
 def _template_verdict(check: Callable[..., bool] | None, reference_outputs: list[Any], api_outputs: list[Any]) -> bool | None:

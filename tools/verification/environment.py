@@ -18,6 +18,8 @@ class Environment(BaseModel):
     device: Literal["gpu", "cpu"]
     """`gpu`: references were compared against FlashInfer; `cpu`: only the CPU checks ran."""
     gpu_name: str | None = None
+    compute_capability: str | None = None
+    """`9.0` for Hopper: which bindings can run (some kernels are SM90-only)."""
     cuda: str | None = None
     """The CUDA version torch was built with."""
     torch: str
@@ -39,6 +41,19 @@ def _imported_version(module: str) -> str | None:
     return getattr(importlib.import_module(module), "__version__", None)
 
 
+def current_compute_capability() -> tuple[int, int] | None:
+    import torch
+
+    return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None  # type: ignore[return-value]
+
+
+def parse_compute_capability(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
 def gpu_available() -> bool:
     import torch
 
@@ -53,6 +68,7 @@ def probe_environment(*, use_gpu: bool = True) -> Environment:
     return Environment(
         device="gpu" if on_gpu else "cpu",
         gpu_name=torch.cuda.get_device_name(0) if on_gpu else None,
+        compute_capability=".".join(map(str, torch.cuda.get_device_capability(0))) if on_gpu else None,
         cuda=torch.version.cuda,
         torch=torch.__version__,
         flashinfer=_version("flashinfer-python") or (_imported_version("flashinfer") if on_gpu else None),

@@ -143,14 +143,16 @@ def _dsa_indexer(definition: dict[str, Any], case, gen: torch.Generator) -> dict
 
 
 def _moe(definition: dict[str, Any], case, gen: torch.Generator) -> dict[str, Any]:
+    from tools.verification.expert_weights import expert_weights  # it builds on this module
+
     local, hidden, inter = (_const(definition, a) for a in ("num_local_experts", "hidden_size", "intermediate_size"))
     # Routing is over all experts (num_experts) where the definition routes globally
     # (DeepSeek routing, or EP > 1), else over the local ones.
     routed = _const(definition, definition["inputs"]["routing_logits"]["shape"][1])
     tokens = case.batch_size
     hidden_states, hidden_scale = quantize_fp8_blocks(torch.randn(tokens, hidden, generator=gen), (BLOCK,))
-    w1, s1 = quantize_fp8_blocks(torch.randn(local, 2 * inter, hidden, generator=gen) / math.sqrt(hidden), (BLOCK, BLOCK))
-    w2, s2 = quantize_fp8_blocks(torch.randn(local, hidden, inter, generator=gen) / math.sqrt(inter), (BLOCK, BLOCK))
+    w1, s1 = expert_weights(local, 2 * inter, hidden, gen)
+    w2, s2 = expert_weights(local, hidden, inter, gen)
     return {
         "routing_logits": torch.randn(tokens, routed, generator=gen).to(_declared_dtype(definition, "routing_logits")),
         "routing_bias": _randn((routed,), gen, scale=0.1),  # DeepSeek routing's correction bias

@@ -48,10 +48,15 @@ def warm_up_cuda(device: str) -> None:
 
 
 def prepare_binding(job: dict[str, Any]) -> None:
-    """Build (JIT) the FlashInfer binding a compare job uses and run it once, on its first case."""
+    """Build (JIT) the FlashInfer binding a compare job uses and run it once, on its first
+    case, or on every case for kernels compiled per shape (`Binding.prepare_all_cases`)."""
     definition = job["definition"]
-    run = binding_named(job["expected"]["binding"]).load()
-    inputs = make_inputs(definition, Case(**job["cases"][0]), device=job.get("device", "cuda"), seed=job.get("seed", 0))
-    with torch.no_grad():
-        run(*inputs)
+    binding = binding_named(job["expected"]["binding"], job["expected"].get("values"))
+    run = binding.load()
+    cases = job["cases"] if binding.prepare_all_cases else job["cases"][:1]
+    for case in cases:
+        inputs = make_inputs(definition, Case(**case), device=job.get("device", "cuda"), seed=job.get("seed", 0))
+        with torch.no_grad():
+            run(*inputs)
+        del inputs
     torch.cuda.synchronize()

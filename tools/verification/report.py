@@ -9,7 +9,7 @@ raised it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,11 @@ from tools.verification.reference_check import WrongValue
 
 Problem = Literal["missing", "shape", "dtype", "non_finite", "tolerance", "range", "support", "distribution"]
 Side = Literal["expected", "actual", "inputs"]
+Verdict = Literal["verified", "failed", "unverifiable"]
+"""`verified`: the reference agrees with FlashInfer on every case; `failed`: it does not (the
+mismatch report says where), or it raised; `unverifiable`: nothing here can judge it: no
+binding, no kernel for this GPU, or the FlashInfer side could not run (the reason says which).
+An unverifiable definition is not a failed one."""
 
 
 class SupportViolation(BaseModel):
@@ -106,6 +111,22 @@ class Comparison(BaseModel):
     passed: bool
     expected_source: str
     """What produced the expected outputs (`flashinfer.norm.rmsnorm`, `template reference`)."""
+    verdict: Verdict | None = None
+    """Set by verification against FlashInfer; None for comparisons of two references."""
+    reason: str | None = None
+    """Why the definition is unverifiable."""
+    fi_api: str | None = None
+    """The definition's `fi_api:` tag, if any."""
+    api_used: str | None = None
+    """The FlashInfer API the binding calls."""
+    stands_in_for: str | None = None
+    """The tagged API, when the binding calls another one (an SM90 kernel computing the same math)."""
+    checked: str | None = None
+    """What FlashInfer computed, when not the whole definition (MoE: experts yes, routing torch)."""
+    binding: str | None = None
+    """The binding compared against."""
+    binding_values: dict[str, Any] = Field(default_factory=dict)
+    """The constants it was specialized with for this definition."""
     actual_source: str
     cases: list[CaseComparison] = Field(default_factory=list)
     error: str | None = None
@@ -120,6 +141,8 @@ class Comparison(BaseModel):
     @property
     def summary(self) -> str:
         """The first failure in one line, or what passed."""
+        if self.verdict == "unverifiable":
+            return f"unverifiable: {self.reason}"
         if self.error:
             return self.error
         for case in self.cases:

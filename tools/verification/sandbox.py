@@ -103,6 +103,8 @@ def _run_worker(jobs: list[dict[str, Any]], limits: SandboxLimits, env: dict[str
                     limit = limits.prepare_timeout_s if preparing else limits.timeout_s
                     stage = "building the FlashInfer binding " if preparing else ""
                     results[current] = {"ok": False, "timed_out": True, "error": f"timed out {stage}after {limit:.0f} s"}
+                    if preparing:
+                        results[current]["stage"] = "prepare"
                     notify({"id": current, **results[current]})
                     break
                 ready = [key.fileobj for key, _ in selector.select(timeout=wait)]
@@ -119,6 +121,8 @@ def _run_worker(jobs: list[dict[str, Any]], limits: SandboxLimits, env: dict[str
                     stderr_tail = (stderr_tail + process.stderr.read())[-_STDERR_TAIL_BYTES:]
                     process.wait()
                     results[current] = {"ok": False, "crashed": True, "error": _crash_message(process.returncode, stderr_tail.decode(errors="replace"))}
+                    if preparing:
+                        results[current]["stage"] = "prepare"
                     notify({"id": current, **results[current]})
                     break
                 buffer += chunk

@@ -116,11 +116,17 @@ def run_compare(job: dict[str, Any]) -> dict[str, Any]:
     from tools.verification.comparison_job import run_comparison
 
     if job.get("prepare_error"):
-        raise RuntimeError(f"the FlashInfer binding failed before the comparison: {job['prepare_error']}")
+        raise RuntimeError(job["prepare_error"])
     return run_comparison(job)
 
 
-JOB_KINDS = {"reference_check": run_reference_check, "compare": run_compare}
+def run_inputs(job: dict[str, Any]) -> dict[str, Any]:
+    from tools.verification.dry_run import generate_case_inputs
+
+    return generate_case_inputs(job)
+
+
+JOB_KINDS = {"reference_check": run_reference_check, "compare": run_compare, "inputs": run_inputs}
 
 
 def _emit(out, record: dict[str, Any]) -> None:
@@ -184,6 +190,8 @@ def main(argv: list[str]) -> int:
             result = {"ok": False, "error": "MemoryError: the reference exceeded the memory cap"}
         except Exception as exc:
             result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": job.get("prepare_traceback") or traceback.format_exc(limit=6)[-2000:]}
+        if job.get("prepare_error"):
+            result["stage"] = "prepare"  # the FlashInfer side failed before any reference ran
         result["id"] = job["id"]
         result["seconds"] = round(time.perf_counter() - start, 3)
         if "prepare_seconds" in job:

@@ -22,13 +22,15 @@ FAMILIES = {
     "gemma_rmsnorm": ("gemma_rmsnorm", {"hidden_size": 128}, ("(weight.to(torch.float32) + 1)", "weight.to(torch.float32)")),
     "gemma_fused_add_rmsnorm": ("gemma_fused_add_rmsnorm", {"hidden_size": 256}, ("+ residual.to(torch.float32)", "")),
     "layernorm": ("layernorm", {"hidden_size": 256}, ("+ bias.to(torch.float32)", "")),
-    "gemm": ("gemm", {"N": 256, "K": 512}, ("torch.matmul(A, B)", "torch.matmul(A, B) * 1.1")),
+    "gemm": ("gemm", {"N": 256, "K": 512}, ("B.to(torch.float32).T).to(A.dtype)", "B.to(torch.float32).T * 1.1).to(A.dtype)")),
     "decode_ps1": ("gqa_paged_decode", {**GQA, "page_size": 1}, ("* sm_scale", "* sm_scale * 2.0")),
-    "decode_ps16": ("gqa_paged_decode", {**GQA, "page_size": 16}, ("kv_h = h // gqa_ratio", "kv_h = h % num_kv_heads")),
+    # Page size 16 takes the last page's length: the `_lpl` kernels. The mistakes: query head h
+    # reads KV head h % num_kv_heads; the causal mask aligned to the start, not the end.
+    "decode_ps16": ("gqa_paged_decode", {**GQA, "page_size": 16}, (".repeat_interleave(group, dim=1)", ".repeat(1, group, 1)")),
     "paged_prefill_ps16": (
         "gqa_paged_prefill",
         {**GQA, "page_size": 16},
-        ("max_kv = min(q_idx + 1 + delta, num_kv_tokens)", "max_kv = min(q_idx + 1, num_kv_tokens)"),
+        ("(n_kv - n_q + torch.arange(n_q, device=q.device))", "(torch.arange(n_q, device=q.device))"),
     ),
     "ragged_prefill": ("gqa_ragged_prefill", GQA, ("kv_h = h // gqa_ratio", "kv_h = h % num_kv_heads")),
     "top_k": ("top_k_sampling_from_probs", {"vocab_size": 1024}, ("idx_sorted[:k]", "idx_sorted[:k + 1]")),

@@ -9,16 +9,20 @@ TEMPLATE = "flashinfer.trace.templates.rope:apply_rope_with_cos_sin_cache_inplac
 
 BINDINGS = [
     Binding(
+        build_seconds=30,
         name="rope_with_cos_sin_cache_neox",
         fi_api=API,
+        op_type="rope",
         kernel="rope_with_cos_sin_cache_neox",
         applies=lambda definition: "_neox_style_" in definition["name"],
         template=TEMPLATE,
         description="apply_rope_with_cos_sin_cache_inplace, is_neox=True (in place, on copies)",
     ),
     Binding(
+        build_seconds=30,
         name="rope_with_cos_sin_cache_gptj",
         fi_api=API,
+        op_type="rope",
         kernel="rope_with_cos_sin_cache_gptj",
         applies=lambda definition: "_gptj_style_" in definition["name"],
         template=TEMPLATE,

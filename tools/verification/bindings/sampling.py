@@ -9,7 +9,9 @@ from tools.verification.bindings import Binding
 BINDINGS = [
     Binding(
         name=api,
+        build_seconds=85,
         fi_api=f"flashinfer.sampling.{api}",
+        op_type="sampling",
         kernel=api,
         description=f"flashinfer.sampling.{api}, ids cast to int64",
     )

@@ -37,6 +37,9 @@ class Family:
     """Set for samplers: outputs are compared by their statistics, not element-wise."""
     tolerance: Tolerance | None = None
     """Overrides the tolerance chosen from the definition's dtypes."""
+    unordered_rows: tuple[str, ...] = ()
+    """Outputs whose rows are sets padded with -1 (selected indices): compared row by row
+    as sets, whatever order each side lists them in."""
 
     def tolerance_for(self, definition: dict[str, Any]) -> Tolerance:
         return self.tolerance or tolerance_for(definition)
