@@ -11,15 +11,19 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import signal
 import sys
 import traceback
 
 from agent import exit_codes
 from agent.commands import baseline, extract, graph, models, verify
 from agent.commands import eval as evaluate
+from agent.interruption import Interrupted, stop_on_signals
 from tools.errors import ExtractionError
 
 COMMANDS = (extract, verify, baseline, evaluate, models, graph)
+STOPPED_BY = {signal.SIGINT: exit_codes.INTERRUPTED, signal.SIGTERM: exit_codes.TERMINATED}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agent",
         description="Extract FlashInfer-Trace kernel definitions for a model from its SGLang implementation.",
         epilog="Exit status: 0 success, 2 bad input (nothing written), 3 some kernels pending or failed, "
-        "4 conflicts written under versioned names, 1 internal error, 130 interrupted.",
+        "4 conflicts written under versioned names, 1 internal error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
@@ -38,25 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except ExtractionError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exit_codes.BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        if getattr(args, "command", None) == "extract" and not getattr(args, "dry_run", False):
-            print("hint: run the same command with --resume to continue from the last checkpoint", file=sys.stderr)
-        return exit_codes.INTERRUPTED
-    except BrokenPipeError:
-        return exit_codes.SUCCESS
-    except Exception:  # a bug: say so, with the traceback
-        traceback.print_exc()
-        print("error: internal error (this is a bug in the agent; please report it with the traceback above)", file=sys.stderr)
-        return exit_codes.INTERNAL_ERROR
+    with stop_on_signals():  # SIGINT and SIGTERM raise Interrupted: see agent/interruption.py
+        try:
+            return args.run(args)
+        except ExtractionError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            if exc.hint:
+                print(f"hint: {exc.hint}", file=sys.stderr)
+            return exit_codes.BAD_INPUT
+        except KeyboardInterrupt as exc:  # Interrupted; a plain one only from code that raises it itself
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            print("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
+            if getattr(args, "command", None) == "extract" and not getattr(args, "dry_run", False):
+                print("hint: run the same command with --resume to continue from the last checkpoint", file=sys.stderr)
+            return STOPPED_BY[signum]
+        except BrokenPipeError:
+            return exit_codes.SUCCESS
+        except Exception:  # a bug: say so, with the traceback
+            traceback.print_exc()
+            print("error: internal error (this is a bug in the agent; please report it with the traceback above)", file=sys.stderr)
+            return exit_codes.INTERNAL_ERROR
+
+
+def run() -> None:
+    """The `agent` program: `main` on the command line's arguments, then exit with its status."""
+    status = main()
+    # The interpreter's last garbage collections walk every object torch and LangGraph
+    # made: over a second on a busy machine, after the work is done (or was interrupted
+    # and cleaned up). Frozen objects are skipped; files and children are already closed.
+    gc.freeze()
+    sys.exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -12,4 +12,6 @@ NEEDS_REVIEW = 4
 """Everything was produced, but some definitions conflicted with existing ones and were
 written under versioned names for review."""
 INTERRUPTED = 130
-"""Stopped by Ctrl-C; rerun with --resume to continue."""
+"""Stopped by Ctrl-C (SIGINT); rerun `agent extract` with --resume to continue."""
+TERMINATED = 143
+"""Stopped by SIGTERM, as cleanly as by Ctrl-C; rerun `agent extract` with --resume to continue."""
