@@ -32,7 +32,8 @@ _AS_BACKGROUND_JOB = (
 
 
 def agent_env(**extra: str) -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO), **extra)
+    # REPO first, keeping what is there (the GPU machine's bundle is on PYTHONPATH).
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])), **extra)
 
 
 class Agent:
