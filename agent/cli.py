@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import os
 import signal
 import sys
 import traceback
@@ -51,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"hint: {exc.hint}", file=sys.stderr)
             return exit_codes.BAD_INPUT
         except KeyboardInterrupt as exc:  # Interrupted; a plain one only from code that raises it itself
-            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-            print("interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
+            stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+            print("interrupted" if stopped.signum == signal.SIGINT else f"stopped by {stopped.signal_name}", file=sys.stderr)
             if getattr(args, "command", None) == "extract" and not getattr(args, "dry_run", False):
                 print("hint: run the same command with --resume to continue from the last checkpoint", file=sys.stderr)
-            return STOPPED_BY[signum]
+            return STOPPED_BY[stopped.signum]
         except BrokenPipeError:
             return exit_codes.SUCCESS
         except Exception:  # a bug: say so, with the traceback
@@ -67,9 +69,18 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The `agent` program: `main` on the command line's arguments, then exit with its status."""
     status = main()
+    if status in STOPPED_BY.values():
+        # Stopped by a signal: everything that needed cleaning up was, on the way out of
+        # `main` (the sandbox worker ended, the checkpoints closed, temporary files gone).
+        # The interpreter's own teardown, unloading torch and LangGraph, takes seconds on
+        # a busy machine, and the user asked to stop now.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(status)
     # The interpreter's last garbage collections walk every object torch and LangGraph
-    # made: over a second on a busy machine, after the work is done (or was interrupted
-    # and cleaned up). Frozen objects are skipped; files and children are already closed.
+    # made: over a second on a busy machine, after the work is done. Frozen objects are
+    # skipped; files and children are already closed.
     gc.freeze()
     sys.exit(status)
 

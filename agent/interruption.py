@@ -38,8 +38,11 @@ Three choices, and why:
   not cut short the cleanup that ends the sandbox worker. The cleanup is short (a kill
   and a wait), and SIGKILL still works; the sandbox worker dies with the agent even then.
 
-The program's exit (`agent.cli.run`) skips the interpreter's final garbage collections,
-which took longer than the rest of the stop on a busy machine.
+Once `main` has returned the exit status of a stop, the program (`agent.cli.run`) exits
+without the interpreter's teardown: unloading torch and LangGraph took seconds on a busy
+machine, longer than the rest of the stop, and everything that needed cleaning up was
+cleaned up on the way out of `main`. That is why cleanup belongs in `with`/`finally`,
+never in `atexit` or a finaliser.
 """
 
 from __future__ import annotations

@@ -34,7 +34,10 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _die_with_parent(parent: int | None) -> None:
-    """Be killed when the agent process `parent` dies (Linux; elsewhere the parent's kill must do)."""
+    """Be killed when the agent process `parent` dies (Linux; elsewhere the parent's kill must do).
+
+    To the kernel the parent is the thread that started the worker; `run_jobs` waits for
+    the worker on that thread, so the two end together."""
     if parent is None or not sys.platform.startswith("linux"):
         return
     import ctypes
