@@ -106,7 +106,7 @@ def test_extract_stops_during_the_check_of_a_drafted_reference(tmp_path, sglang_
     from agent.checkpoint import checkpoint_path
 
     root = tmp_path / "ds"
-    hanging = drafts.vision_attention(reference=f"import torch\n\n\ndef run(q, k, v):\n    {HANGS.replace(chr(10), chr(10) + '    ')}\n")
+    hanging = drafts.vision_attention(reference="import torch\n\n\ndef run(q, k, v):\n    while True:\n        pass\n")
 
     def script(body: dict, n: int) -> Reply:
         return Reply(drafts.as_reply(hanging)) if drafts.drafted_class(body) == "VisionAttention" else Reply(drafts.default_reply(body))
