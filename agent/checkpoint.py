@@ -2,8 +2,9 @@
 
 LangGraph's SQLite saver records the state after every step in
 `<output>/.agent/checkpoints.sqlite`, under a thread id derived from the request: the
-same command line finds its own run. `agent extract ... --resume` continues it; without
-`--resume` a run starts over. Nothing reaches the dataset before the commit node, which
+same command line finds its own run. `agent extract ... --resume` continues it from the
+last completed step: the step a signal cut short (`agent/interruption.py`) is redone, so
+only its LLM exchange is asked again. Without `--resume` a run starts over. Nothing reaches the dataset before the commit node, which
 decides every definition against the store again, so resuming neither duplicates nor
 loses definitions. A finished run's checkpoints are deleted, and the file with them
 when no other run is left in it; a run that fails on bad input leaves nothing behind.

@@ -16,7 +16,9 @@ UNVERIFIABLE = 5
 binding, no FlashInfer kernel for this GPU, or the kernel could not be built); the table
 and the log give each reason. A failure (3) takes precedence."""
 INTERRUPTED = 130
-"""Stopped by Ctrl-C; rerun with --resume to continue."""
+"""Stopped by Ctrl-C (SIGINT); rerun `agent extract` or `agent batch` with --resume to continue."""
+TERMINATED = 143
+"""Stopped by SIGTERM, as cleanly as by Ctrl-C; rerun `agent extract` or `agent batch` with --resume to continue."""
 PUBLISH_FAILED = 6
 """`agent batch`: a remote (the Hub, GitHub, a git remote) failed a request. What was
 published before is recorded; rerun with --resume to continue."""

@@ -10,6 +10,7 @@ from typing import get_args
 from agent import exit_codes
 from agent.commands.llm_options import add_llm_arguments, llm_client
 from agent.commands.options import add_sglang_source_arguments
+from agent.interruption import held
 from agent.state import ExtractRequest
 from evals.truth import FAMILIES, GroundTruth
 
@@ -109,12 +110,13 @@ def run(args: argparse.Namespace) -> int:
             print()
             print("\n\n".join("\n".join(explain(s)) for s in scores))
     if not args.no_record:
-        out.mkdir(parents=True, exist_ok=True)
-        history.append(record)
-        trend = comparable(history, record)
-        render_chart(trend, paths["chart"])
-        paths["report"].write_text(render_markdown(record, trend, paths["chart"].name), encoding="utf-8")
-        append_record(paths["history"], record)
+        with held():  # the history, its report and its chart go together: a Ctrl-C waits for them
+            out.mkdir(parents=True, exist_ok=True)
+            history.append(record)
+            trend = comparable(history, record)
+            render_chart(trend, paths["chart"])
+            paths["report"].write_text(render_markdown(record, trend, paths["chart"].name), encoding="utf-8")
+            append_record(paths["history"], record)
         if not args.json:
             print(f"\nrecorded: {paths['history']} ({len(history)} runs), {paths['report']}, {paths['chart']}")
     return exit_codes.SUCCESS

@@ -10,6 +10,7 @@ from pathlib import Path
 from agent.commands.llm_options import add_llm_arguments, llm_client
 from agent.commands.options import add_model_arguments, add_sglang_source_arguments, positive_float, stage_list
 from agent.context import AgentContext
+from agent.interruption import held
 from agent.progress import Progress
 from agent.report import build_report, render_table
 from agent.state import ExtractionState, ExtractRequest
@@ -124,5 +125,6 @@ def _run_graph(request: ExtractRequest, context: AgentContext, *, resume: bool) 
             checkpoints.discard(request)  # bad input: rerunning fails the same way
             checkpoints.abandon()
             raise
-        checkpoints.finish(request)
+        with held():  # a finished run's checkpoints go whole: the database and its journal together
+            checkpoints.finish(request)
     return ExtractionState.model_validate(final)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from agent import exit_codes
+from agent.interruption import held
 from agent.progress import Progress
 from tools.dedup_store import DefinitionStore, check_writable
 from tools.errors import ExtractionError
@@ -16,9 +18,12 @@ from tools.verification.bindings import api_name
 from tools.verification.dry_run import DryRun, dry_run, render_dry_run
 from tools.verification.environment import probe_environment
 from tools.verification.gate import run_verification
+from tools.verification.environment import parse_compute_capability
+from tools.verification.report import Comparison
 from tools.verification.run_log import DefinitionResult, VerificationRun, write_run
 from tools.verification.sandbox import GPU_LIMITS, SandboxLimits
 from tools.verification.selection import select_definitions
+from tools.verification.verify import verify_against_flashinfer
 
 HELP = """\
 Run each selected definition's reference and the FlashInfer kernel it stands for on the
@@ -103,17 +108,30 @@ def run(args: argparse.Namespace) -> int:
         limits = SandboxLimits()
     selection = {"names": args.names, "model": args.model_name, "all": args.all}
     stage = "compare" if environment.device == "gpu" else "check"
-    outcome = run_verification(
-        store,
-        definitions,
-        environment,
-        selection=selection,
-        limits=limits,
-        on_event=_progress_listener(progress, stage),
-        demote_failed=args.demote_failed,
-        workers=args.workers,
-    )
-    log_path = write_run(root, outcome)
+    listener = _progress_listener(progress, stage)
+    capability = parse_compute_capability(environment.compute_capability)
+    with contextlib.ExitStack() as writing:
+
+        def compare(chosen: list[dict[str, Any]]) -> dict[str, Comparison]:
+            comparisons = verify_against_flashinfer(chosen, limits=limits, on_event=listener, compute_capability=capability, workers=args.workers)
+            # What follows writes the statuses, baseline solutions and the run's log: a
+            # Ctrl-C from here on waits for them, so that none is left without the others.
+            writing.enter_context(held())
+            return comparisons
+
+        outcome = run_verification(
+            store,
+            definitions,
+            environment,
+            selection=selection,
+            limits=limits,
+            on_event=listener,
+            compare=compare,
+            demote_failed=args.demote_failed,
+            workers=args.workers,
+        )
+        writing.enter_context(held())  # the run's report and its line in the log
+        log_path = write_run(root, outcome)
     _print(args, outcome, render_table(outcome) + f"\nlog: {log_path}")
     return exit_status(outcome)
 

@@ -1,88 +1,112 @@
-"""An interrupted run resumes from its checkpoint: no LLM exchange redone, no definition
-duplicated or lost, and the checkpoint file gone once the run has finished. A later run
-reuses what the LLM drafted instead of drafting it again."""
+"""A signalled run stops at once, and `--resume` finishes it from its checkpoint.
+
+The tiny Gemma 3 asks the LLM for two kernels. The endpoint holds its answer to the
+second for 60 s; when that request arrives (the event the test waits for, not a guess of
+how long the run takes), the run gets SIGINT or SIGTERM. It must exit within 5 s with
+130 or 143, leaving its checkpoint and no definition; then `--resume` asks the LLM only
+the question that was cut off, and ends with exactly the definitions of a run never
+interrupted. The agent is started as a non-interactive shell starts a background job,
+with SIGINT ignored: the way the run that ignored Ctrl-C was started (issue 17).
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+import pytest
 
 from agent import exit_codes
 from agent.checkpoint import checkpoint_path
 from tests.agent import scripted_drafts as drafts
 from tests.agent.openai_server import Reply, ScriptedOpenAI
+from tests.agent.processes import REPO, STOP_WITHIN_S, Agent, agent_env
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+
 CONFIG = REPO / "tests" / "fixtures" / "tiny-gemma3.json"
+HOLD_S = 60.0
 
 
-def command(root: Path, url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "agent.cli", "extract", "--model-name", "tiny-gemma3", "--config", str(CONFIG), "--output", str(root),
-            "--execution-modes", "decode", "--page-sizes", "1", "--llm-base-url", url, "--llm-model", "scripted", "--llm-retries", "0", *extra]
+def arguments(root: Path, url: str, *extra: str) -> list[str]:
+    return ["extract", "--model-name", "tiny-gemma3", "--config", str(CONFIG), "--output", str(root), "--execution-modes", "decode",
+            "--page-sizes", "1", "--llm-base-url", url, "--llm-model", "scripted", "--llm-retries", "0", *extra]
 
 
-def env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO))
+def answer(body: dict, n: int) -> Reply:
+    if drafts.drafted_class(body) == "VisionAttention":
+        return Reply(drafts.as_reply(drafts.vision_attention()))
+    return Reply(drafts.default_reply(body))
 
 
-def asked_for(body: dict) -> str:
-    """Which kernel a request drafts: the class, and the norm width for norms."""
-    first_user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    dim = re.search(r"^- dim: (\d+)", first_user, re.M)
-    return drafts.drafted_class(body) + (f"/{dim.group(1)}" if dim else "")
+def extract(root: Path, url: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent.cli", *arguments(root, url, *extra)], capture_output=True, text=True, env=agent_env(), cwd=REPO)
 
 
-def test_an_interrupted_run_resumes_at_the_kernel_it_stopped_at(tmp_path):
+def definitions(root: Path) -> dict[str, str]:
+    base = root / "definitions"
+    return {str(p.relative_to(base)): p.read_text() for p in sorted(base.rglob("*.json"))}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, sglang_source):
+    """A run never interrupted: its dataset, and the requests it sent (two, one per kernel)."""
+    root = tmp_path_factory.mktemp("uninterrupted") / "ds"
+    with ScriptedOpenAI(answer) as server:
+        run = extract(root, server.url)
+    assert run.returncode == exit_codes.SUCCESS, run.stderr
+    assert [drafts.drafted_class(b) for b in server.requests] == ["VisionAttention", "nn.AvgPool2d"]
+    return root, server.requests
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, exit_codes.INTERRUPTED), (signal.SIGTERM, exit_codes.TERMINATED)])
+def test_a_signal_during_an_llm_request_stops_the_run_and_resume_asks_only_what_was_not_answered(tmp_path, uninterrupted, signum, status):
+    expected_root, expected_requests = uninterrupted
     root = tmp_path / "ds"
-    vision_arrived, release = threading.Event(), threading.Event()
+    interrupted = True
 
-    def script(body, n):
-        if drafts.drafted_class(body) == "VisionAttention":
-            if not release.is_set():
-                vision_arrived.set()
-                release.wait(120)  # hold the answer until the run has been interrupted
-            return Reply(drafts.as_reply(drafts.vision_attention()))
-        return Reply(drafts.default_reply(body))
+    def script(body: dict, n: int) -> Reply:
+        reply = answer(body, n)
+        if interrupted and n == 2:
+            reply.delay_s = HOLD_S
+        return reply
 
     with ScriptedOpenAI(script) as server:
-        run = subprocess.Popen(command(root, server.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
-        assert vision_arrived.wait(240), "the run never asked for the vision kernel"
-        run.send_signal(signal.SIGINT)
-        _, stderr = run.communicate(timeout=120)
-        release.set()
-        assert run.returncode == exit_codes.INTERRUPTED
-        assert "--resume" in stderr
+        agent = Agent(*arguments(root, server.url))
+        server.wait_for_request(lambda body: drafts.drafted_class(body) == "nn.AvgPool2d", still_waiting=lambda: agent.running)
+        stopped = agent.stop(signum)
+        assert stopped.status == status, stopped.stderr
+        assert stopped.seconds < STOP_WITHIN_S, f"took {stopped.seconds:.1f} s to stop"
+        assert stopped.started == set() and stopped.left == set()  # drafting starts no process
+        assert "--resume" in stopped.stderr
         assert checkpoint_path(root).is_file()
         assert not (root / "definitions").exists()  # nothing is committed before the commit node
-        before = [asked_for(b) for b in server.requests]
+        assert server.requests == expected_requests  # the first answer arrived; the second was cut off
 
-        resumed = subprocess.run(command(root, server.url, "--resume"), capture_output=True, text=True, env=env())
+        interrupted = False
+        resumed = extract(root, server.url, "--resume")
         assert resumed.returncode == exit_codes.SUCCESS, resumed.stderr
         assert "[resume] continuing at draft" in resumed.stderr
-        after = [asked_for(b) for b in server.requests][len(before):]
+        # The question that was cut off, asked again word for word; the answered one, not at all.
+        assert server.requests[2:] == expected_requests[1:]
 
-    # The exchange that was cut off is asked again, then the kernels not reached yet;
-    # no draft finished before the interruption is asked for twice.
-    assert before[-1] == "VisionAttention" and after[0] == "VisionAttention"
-    assert not set(after) & set(before[:-1])
-    assert len(set(before)) == len(before)
-    files = sorted(p.name for p in (root / "definitions").rglob("*.json"))
-    assert f"{drafts.VISION_NAME}.json" in files
-    (report,) = (root / "reports").glob("*.json")
-    entries = json.loads(report.read_text())["entries"]
-    # Every kernel written once, none as a versioned conflict copy, none left pending.
-    assert all(e["outcome"] == "new" for e in entries) and len(entries) == len(files)
+    assert definitions(root) == definitions(expected_root)
     assert not checkpoint_path(root).exists()
+    (report,) = (root / "reports").glob("*.json")
+    # Every kernel written once, none as a versioned conflict copy, none left pending.
+    assert [e["outcome"] for e in json.loads(report.read_text())["entries"]] == ["new"] * len(definitions(root))
 
+
+def test_a_finished_run_leaves_no_checkpoint_and_a_rerun_asks_the_llm_nothing(uninterrupted):
+    root, _ = uninterrupted
+    assert not checkpoint_path(root).exists()
+    before = definitions(root)
     with ScriptedOpenAI(lambda body, n: Reply("unused")) as server:
-        again = subprocess.run(command(root, server.url, "--resume"), capture_output=True, text=True, env=env())
+        again = extract(root, server.url, "--resume")
     assert again.returncode == exit_codes.SUCCESS, again.stderr
     assert "no interrupted run of this command" in again.stderr
     assert server.requests == []  # every drafted kernel was recalled from the store, none redrafted
-    assert sorted(p.name for p in (root / "definitions").rglob("*.json")) == files
+    assert definitions(root) == before

@@ -10,6 +10,10 @@ On a GPU (`"device": "cuda"`) the order differs: CUDA reserves more address spac
 any cap allows, so there is none, and FlashInfer compiles kernels on first use, so the
 worker first prepares every binding its jobs need (printing `preparing`/`prepared`
 lines), then forbids file writes and processes, and only then runs reference code.
+
+The parent ends the worker's whole process group when it is done with it; on Linux the
+worker also asks the kernel to kill it when the parent dies, so that not even a killed
+agent (SIGKILL) leaves a reference running.
 """
 
 from __future__ import annotations
@@ -24,6 +28,23 @@ import traceback
 from typing import Any
 
 from tools.verification.execution import as_outputs, load_reference, var_axis_values
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Be killed when the agent process `parent` dies (Linux; elsewhere the parent's kill must do).
+
+    To the kernel the parent is the thread that started the worker; `run_jobs` waits for
+    the worker on that thread, so the two end together."""
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
 
 
 def _limit_resources(memory_bytes: int, forbid_writes: bool) -> None:
@@ -162,6 +183,7 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     with open(argv[1], encoding="utf-8") as handle:
         spec = json.load(handle)
+    _die_with_parent(spec.get("parent"))
     device = spec.get("device", "cpu")
     on_gpu = device.startswith("cuda")
     forbid_writes = bool(spec.get("forbid_writes", False))

@@ -1,12 +1,18 @@
 """Reference code runs in a subprocess with a timeout, a memory cap and no file writes."""
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+from tests.agent.processes import alive, command_line, descendants
 from tests.tools.verification.definitions import toy
 from tools.verification.reference_check import check_references
 from tools.verification.sandbox import SandboxLimits
 
 LIMITS = SandboxLimits(timeout_s=5, memory_bytes=4 * 1024**3)
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_a_good_reference_passes_and_a_wrong_shape_fails():
@@ -50,3 +56,33 @@ def test_printing_to_stdout_or_flooding_stderr_does_not_disturb_the_protocol():
     results = check_references([chatty, toy("after", "return x + 1")], limits=LIMITS)
     assert results["chatty"].passed, results["chatty"].error
     assert results["after"].passed
+
+
+def test_the_worker_dies_with_a_killed_parent():
+    """SIGKILL leaves the parent no chance to end its worker: the kernel does it (Linux)."""
+    driver = (
+        "from tests.tools.verification.definitions import toy\n"
+        "from tools.verification.reference_check import check_references\n"
+        "from tools.verification.sandbox import SandboxLimits\n"
+        "jobs = [toy('quick', 'return x + 1'), toy('hangs', 'while True:\\n    pass')]\n"
+        "check_references(jobs, limits=SandboxLimits(timeout_s=3600), on_event=lambda event: print(event.get('id'), flush=True))\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", driver], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline() == "quick\n"  # the worker now runs the reference that never returns, and writes nothing
+        (worker,) = [p for p in descendants(parent.pid) if "tools.verification.worker" in command_line(p)]
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: not alive(worker))
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def wait_until(condition, guard_s: float = 600.0):
+    """The first true value of `condition()`: an event /proc offers no way to wait on."""
+    deadline = time.monotonic() + guard_s
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.05)
+    return value
