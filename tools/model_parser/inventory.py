@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from tools.model_parser.call_sites import CallSiteReader
 from tools.model_parser.interpreter import ModelInterpreter
 from tools.model_parser.runtime import ParallelProfile
+from tools.model_parser.serving import ServingFacts, serving_facts
 from tools.model_parser.source_index import SourceIndex
 from tools.model_parser.values import (
     Choice,
@@ -100,7 +101,22 @@ class Component(BaseModel):
     runtime switch the parser could not resolve decides."""
     call_keywords: list[str] = Field(default_factory=list)
     """Keyword arguments the owner class's methods pass when they call this module as
-    `self.<name>(...)`, read from the source (e.g. `fused_set_kv_buffer_arg`)."""
+    `self.<name>(...)`, read from the source (e.g. `fused_set_kv_buffer_arg`, `sinks`),
+    with the keys of a `**dict` built beside the call."""
+    calls: list[tuple[int, list[str]]] = Field(default_factory=list)
+    """Each of those calls as (positional argument count, -1 for `*args`; its keywords): a
+    norm called with the hidden states and the residual runs the fused add + norm kernel."""
+    handed_to: list[str] = Field(default_factory=list)
+    """Functions the owner passes the module itself to (`append_stages`,
+    `residual_batch.final_norm`): code that calls it in the owner's stead."""
+    methods_called: list[str] = Field(default_factory=list)
+    """Methods the owner calls on the module (`forward_native`: the PyTorch path)."""
+    base_class: str | None = None
+    """For a model-local subclass of an SGLang layer (gpt-oss's `TinyGemmLinear`, a
+    `ReplicatedLinear`): the layer class it extends, which gives it its kind."""
+    replaces_forward: str | None = None
+    """Where such a subclass overrides `forward` without delegating to the layer's own
+    (`file:line`): the kernel it runs is then not the layer's."""
 
     def value(self, name: str, default: Any = None) -> Any:
         param = self.params.get(name)
@@ -135,6 +151,8 @@ class Inventory(BaseModel):
     diagnostics: list[str] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)
     """Constructors that raise for this config and profile: the model cannot be served so."""
+    serving: ServingFacts | None = None
+    """What SGLang decides before building the model: dtype, shared-expert fusion, ..."""
 
     def of_kind(self, prefix: str) -> list[Component]:
         return [c for c in self.components if c.kind == prefix or c.kind.startswith(prefix + ".")]
@@ -154,6 +172,9 @@ def parse_model(
         from tools.errors import SourceParseError
 
         raise SourceParseError(f"{class_name} is not defined in {module} (SGLang {index.source.version}).")
+    serving = serving_facts(interpreter, entry, class_name, config)
+    if serving.fused_shared_experts:
+        interpreter.runtime["get_num_fused_shared_experts"] = serving.fused_shared_experts
     root = interpreter.build(entry)
     walker = _Walker(CallSiteReader(index))
     walker.visit(root, "", parent=None, role="model", layer=None, owner=entry)
@@ -170,6 +191,7 @@ def parse_model(
         unknown=list(walker.unknown.values()),
         diagnostics=[f"{d.location}: {d.message}" if d.location else d.message for d in interpreter.diagnostics],
         failures=list(dict.fromkeys(f"{d.location}: {d.message}" if d.location else d.message for d in interpreter.failures)),
+        serving=serving,
     )
 
 
@@ -263,13 +285,21 @@ class _Walker:
             conditions=list(leaf.conditions),
             quantized=quant is not None and not (isinstance(quant, Choice) and None in quant.options),
             builds=_built(leaf),
-            call_keywords=self._call_keywords(owner, attribute),
+            **self._usage(owner, attribute),
+            base_class=leaf.base_class,
+            replaces_forward=leaf.replaces_forward,
         ), layer)
 
-    def _call_keywords(self, owner: ClassValue | None, attribute: str) -> list[str]:
+    def _usage(self, owner: ClassValue | None, attribute: str) -> dict[str, list]:
         if owner is None or not attribute.isidentifier():
-            return []
-        return self.call_sites.keywords_passed(owner, attribute)
+            return {}
+        usage = self.call_sites.usage(owner, attribute)
+        return {
+            "call_keywords": sorted({k for _, keywords in usage.calls for k in keywords}),
+            "calls": sorted((count, list(keywords)) for count, keywords in usage.calls),
+            "handed_to": sorted(usage.handed_to),
+            "methods_called": sorted(usage.methods | usage.attributes),
+        }
 
     def _parameter_linear(self, inst: Instance, tensor: TensorValue, path: str, *, layer: int | None) -> None:
         out_features, in_features = tensor.shape
