@@ -19,6 +19,7 @@ from tools.model_parser.values import (
     Sym,
     Unknown,
     expr_of,
+    truth,
     unwrap,
 )
 
@@ -58,6 +59,8 @@ class BuiltinsMixin:
             (frozenset, frozenset),
         ):
             b[fn.__name__] = pure(fn, pytype)
+        b["any"] = Builtin("any", lambda frame, node, items: _any_or_all(items, want=True))
+        b["all"] = Builtin("all", lambda frame, node, items: _any_or_all(items, want=False))
         b["dict"] = Builtin("dict", lambda frame, node, *a, **k: dict(*[plain_container(x) for x in a], **k), dict)
         b["list"] = Builtin("list", lambda frame, node, *a: sequence_of(list, a), list)
         b["tuple"] = Builtin("tuple", lambda frame, node, *a: sequence_of(tuple, a), tuple)
@@ -70,8 +73,6 @@ class BuiltinsMixin:
             sum,
             sorted,
             reversed,
-            any,
-            all,
             divmod,
             pow,
             range,
@@ -186,3 +187,19 @@ class BuiltinsMixin:
             if isinstance(raw, (int, float, str, list, dict, tuple)) or raw is None:
                 return False
         return None
+
+
+def _any_or_all(items: Any, *, want: bool) -> Any:
+    """`any` (want=True) or `all` (want=False) over interpreter values: one decisive known
+    item decides; an unknown item otherwise leaves the answer unknown (an Unknown object is
+    truthy in Python, which must not count as True)."""
+    if isinstance(items, (Unknown, Choice)):
+        return Unknown("any/all over an unknown iterable")
+    undecided = False
+    for item in unwrap(items) if not isinstance(unwrap(items), (str, bytes)) else items:
+        known = truth(item)
+        if known is None:
+            undecided = True
+        elif known is want:
+            return want
+    return Unknown("any/all over unknown items") if undecided else (not want)

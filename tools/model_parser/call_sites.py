@@ -58,6 +58,9 @@ class ModuleUsage:
     """Methods called on it (`self.q_norm.forward_native(q)`: the PyTorch path)."""
     attributes: set[str] = field(default_factory=set)
     """Attributes read off it (`self.gate.weight`: a weight the owner uses itself)."""
+    keyword_attributes: dict[str, set[str]] = field(default_factory=dict)
+    """For keywords passed as an attribute of the owner (`sinks=self.attention_sink_bias`),
+    those attributes: the walker drops a keyword the owner's instance holds None for."""
 
 
 class CallSiteReader:
@@ -94,6 +97,10 @@ class CallSiteReader:
                 continue
             if target(node.func):
                 usage.calls.add(_call_shape(node, dict_keys))
+                for keyword in node.keywords:
+                    value = keyword.value
+                    if keyword.arg and isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self":
+                        usage.keyword_attributes.setdefault(keyword.arg, set()).add(value.attr)
                 continue
             if isinstance(node.func, ast.Attribute) and target(node.func.value):
                 usage.methods.add(node.func.attr)

@@ -322,6 +322,8 @@ class ExpressionsMixin:
                 inner = unwrap(value)
                 if isinstance(inner, LayerList):
                     inner = inner.layers
+                if isinstance(inner, (set, frozenset)):
+                    inner = list(inner)
                 if not isinstance(inner, (list, tuple)):
                     return Unknown("starred element")
                 items.extend(inner)

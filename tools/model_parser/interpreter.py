@@ -45,6 +45,7 @@ from tools.model_parser.frames import (
     decorator_name,
     plain,
 )
+from tools.model_parser.serving import quant_config_object
 from tools.model_parser.source_index import ParsedModule, SourceIndex
 from tools.model_parser.statements import StatementsMixin
 from tools.model_parser.values import (
@@ -102,11 +103,9 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
 
     def build(self, entry: ClassValue) -> Instance:
         """Instantiate the model's entry class as SGLang's model loader does."""
-        quant_config = (
-            Unknown("quant_config")
-            if self.config.has("quantization_config") and self.config.data.get("quantization_config")
-            else None
-        )
+        # The checkpoint's quantization as SGLang's config class for its method answers
+        # (`get_name()`, `isinstance(qc, GGUFConfig)` is False for an fp8 checkpoint).
+        quant_config = quant_config_object(self, self.config.data)
         frame = Frame(module=self._module_of(entry), locals={})
         instance = self._instantiate(
             entry, [], {"config": self.config, "quant_config": quant_config, "prefix": ""}, frame, entry.node

@@ -213,7 +213,7 @@ class _Walker:
             if id(value) in self._visited:
                 return  # the same layer referenced again (e.g. by a stage-boundary object)
             self._visited.add(id(value))
-            self._leaf(value, path, role=role, layer=layer, owner=owner)
+            self._leaf(value, path, role=role, layer=layer, owner=owner, parent=parent)
         elif isinstance(value, Instance):
             if id(value) in self._visited:
                 return  # an alias such as `self.lm_head = self.model.embed_tokens`
@@ -253,7 +253,7 @@ class _Walker:
             item_role = "layer" if is_decoder_stack else "nested"
             self.visit(item, f"{path}.*", parent=parent, role=item_role, layer=item_layer, owner=owner)
 
-    def _leaf(self, leaf: Leaf, path: str, *, role: str, layer: int | None, owner: ClassValue | None) -> None:
+    def _leaf(self, leaf: Leaf, path: str, *, role: str, layer: int | None, owner: ClassValue | None, parent: Instance | None = None) -> None:
         span = _span(leaf.location)
         owner_name = owner.name if owner else ""
         if leaf.kind == "unknown":
@@ -285,17 +285,25 @@ class _Walker:
             conditions=list(leaf.conditions),
             quantized=quant is not None and not (isinstance(quant, Choice) and None in quant.options),
             builds=_built(leaf),
-            **self._usage(owner, attribute),
+            **self._usage(owner, attribute, parent),
             base_class=leaf.base_class,
             replaces_forward=leaf.replaces_forward,
         ), layer)
 
-    def _usage(self, owner: ClassValue | None, attribute: str) -> dict[str, list]:
+    def _usage(self, owner: ClassValue | None, attribute: str, parent: Instance | None) -> dict[str, list]:
         if owner is None or not attribute.isidentifier():
             return {}
         usage = self.call_sites.usage(owner, attribute)
+        # A keyword passed as one of the owner's attributes that this instance holds None
+        # for (MiMo V2's full-attention layers: sinks=self.attention_sink_bias = None) is
+        # not passed in effect.
+        absent = {
+            keyword
+            for keyword, attrs in usage.keyword_attributes.items()
+            if parent is not None and all(name in parent.attrs and parent.attrs[name] is None for name in attrs)
+        }
         return {
-            "call_keywords": sorted({k for _, keywords in usage.calls for k in keywords}),
+            "call_keywords": sorted({k for _, keywords in usage.calls for k in keywords} - absent),
             "calls": sorted((count, list(keywords)) for count, keywords in usage.calls),
             "handed_to": sorted(usage.handed_to),
             "methods_called": sorted(usage.methods | usage.attributes),

@@ -61,13 +61,21 @@ class ServingFacts(BaseModel):
     fused_rope_kv_write: str | None = None
     """`file:line` of `enable_fused_set_kv_buffer`, which decides when a model's RoPE call
     also writes the KV cache."""
+    swa_kv_pool: bool | None = False
+    """Whether SGLang keeps the KV cache in a sliding-window pool (hybrid SWA memory: the
+    architecture is hybrid-SWA and no override disables it); None when undecided. RoPE is
+    never fused with the KV write into such a pool."""
+    swa_kv_pool_reason: str = ""
 
 
 def serving_facts(interp: ModelInterpreter, entry: ClassValue, architecture: str, config: dict[str, Any]) -> ServingFacts:
     overrides, overrides_source = _overrides(interp, architecture)
     dtype, dtype_reason = _dtype(interp, config, overrides, overrides_source)
     fused, fusion_reason = _shared_experts(interp, entry, config)
+    swa_pool, swa_reason = _swa_kv_pool(interp, architecture, overrides)
     return ServingFacts(
+        swa_kv_pool=swa_pool,
+        swa_kv_pool_reason=swa_reason,
         dtype=dtype,
         dtype_reason=dtype_reason,
         overrides=overrides,
@@ -224,6 +232,25 @@ def quant_config_object(interp: ModelInterpreter, config: dict[str, Any]) -> Any
     else:
         return Unknown(f"quant_config ({method})")
     return ProfileObject(f"quant_config {method}", attrs)
+
+
+# ---------------------------------------------------------------------------- KV pool
+
+
+def _swa_kv_pool(interp: ModelInterpreter, architecture: str, overrides: dict[str, Any]) -> tuple[bool | None, str]:
+    """`is_hybrid_swa_model(architectures, text config) and not disable_hybrid_swa_memory`
+    (ModelConfig._derive_hybrid_model), evaluated by the interpreter."""
+    site = _definition_site(interp, "sglang.srt.configs.model_config", "is_hybrid_swa_model") or "is_hybrid_swa_model"
+    if overrides.get("disable_hybrid_swa_memory") is True:
+        return False, f"the architecture's override disables hybrid SWA memory, so the KV cache is one ordinary pool ({site})"
+    parsed = interp.index.module("sglang.srt.configs.model_config")
+    function = interp.global_lookup(parsed, "is_hybrid_swa_model") if parsed else None
+    if not isinstance(function, FunctionValue):
+        return None, f"whether SGLang uses a sliding-window KV pool could not be read ({site})"
+    result = unwrap(interp.call(function, [[architecture], interp.config], {}, Frame(module=parsed, locals={}), function.node))
+    if isinstance(result, bool):
+        return result, f"{architecture} {'is' if result else 'is not'} a hybrid-SWA architecture for SGLang ({site})"
+    return None, f"whether SGLang uses a sliding-window KV pool for {architecture} could not be decided ({site})"
 
 
 # ---------------------------------------------------------------------------- attention backends
