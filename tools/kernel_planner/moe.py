@@ -37,6 +37,10 @@ def routing_method(topk: Component | None, experts: Component) -> tuple[str | No
         return None, {}, "the MoE layer has no TopK router the parser could read"
     scoring = topk.value("scoring_func", "softmax")
     renormalize = topk.value("renormalize")
+    for name in ("renormalize", "scoring_func", "use_grouped_topk"):
+        param = topk.params.get(name)
+        if param is not None and param.unknown:
+            return None, {}, f"the router's {name} could not be resolved (from {param.expr or 'a runtime value'})"
     if topk.value("custom_routing_function") is not None:
         if declared == _SGLANG_LLAMA4:
             return "llama4", {}, "custom router declared as Llama4 routing (top-1, sigmoid)"
