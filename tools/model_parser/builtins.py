@@ -33,7 +33,9 @@ class BuiltinsMixin:
         def pure(fn, pytype=None, name=None):
             def wrapper(frame, node, *args, **kwargs):
                 if any(isinstance(a, (Unknown, Choice)) for a in args):
-                    return Unknown(f"{name or fn.__name__}(unknown)")
+                    # Keep what was unknown: a pending note names the expression that failed.
+                    inner = ", ".join(a.reason if isinstance(a, Unknown) else "a runtime choice" if isinstance(a, Choice) else repr(plain(a)) for a in args)
+                    return Unknown(f"{name or fn.__name__}({inner})")
                 raw = [plain(a) for a in args]
                 try:
                     result = fn(*raw, **{k: plain(v) for k, v in kwargs.items()})
