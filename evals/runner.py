@@ -62,6 +62,7 @@ def run_model(graph: Any, context: AgentContext, truth: ModelTruth, options: Eva
     with tempfile.TemporaryDirectory(prefix="agent-eval-") as empty_dataset:
         request = ExtractRequest(
             model_name=truth.model,
+            config_path=truth.config,
             tp=truth.tp,
             ep=truth.ep,
             output_root=empty_dataset,

@@ -11,7 +11,7 @@ from agent import exit_codes
 from agent.commands.llm_options import add_llm_arguments, llm_client
 from agent.commands.options import add_sglang_source_arguments
 from agent.state import ExtractRequest
-from evals.truth import FAMILIES, GroundTruth
+from evals.truth import FAMILIES, HOLDOUT_DIR, GroundTruth
 
 HELP = """\
 Run the extraction for every model with ground truth (or those named) and score it:
@@ -22,6 +22,11 @@ kernel, and wall time. With --llm-model the pending kernels are drafted by that 
 
 Prints a table; appends the run to OUT/history.jsonl with the git commit, and writes
 OUT/report.md and OUT/history.png.
+
+--holdout scores the holdout instead (evals/holdout/: models outside the catalog, each
+extracted from its public config.json), reported apart with precision as its headline:
+any definition a model does not run counts against it. Its history and report go to
+evals/holdout/ unless --out says otherwise.
 
 Nothing is written to any dataset: each model is extracted into an empty temporary one."""
 
@@ -38,7 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--families", type=_names, metavar="F[,F]", help=f"only these families: {', '.join(FAMILIES)}")
     parser.add_argument("--verify", choices=VERIFY_MODES, default="auto", help="reference checks, as for `agent extract` (default: auto)")
     parser.add_argument("--explain", action="store_true", help="print every mismatch: missing, extra, signature differences, failed checks, pending")
-    parser.add_argument("--out", default="evals", metavar="DIR", help="where history.jsonl, report.md and history.png go (default: ./evals)")
+    parser.add_argument("--holdout", action="store_true", help="score the holdout (models outside the catalog, evals/holdout/) instead of the catalog")
+    parser.add_argument("--out", metavar="DIR", help="where history.jsonl, report.md and history.png go (default: ./evals, ./evals/holdout with --holdout)")
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to the history or rewrite the report")
     parser.add_argument("--json", action="store_true", help="print the run as JSON instead of a table")
     add_sglang_source_arguments(parser)
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from evals.runner import EvalOptions, make_context, run_models
     from evals.scoring import ModelRun, score_model, summarize
 
-    truth = GroundTruth.load()
+    truth = GroundTruth.load(HOLDOUT_DIR) if args.holdout else GroundTruth.load()
     selected = truth.select(args.models, args.families)
     options = EvalOptions(
         verify=args.verify,
@@ -65,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
     )
     context = make_context(options, llm=llm_client(args))
-    out = Path(args.out)
+    out = Path(args.out or ("evals/holdout" if args.holdout else "evals"))
     paths = {"history": out / "history.jsonl", "report": out / "report.md", "chart": out / "history.png"}
     history = [] if args.no_record else load_records(paths["history"])  # a broken history fails before the long run
 
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         git=git_state(ignore=list(paths.values())),
         sglang_version=next((r.sglang_version for r in runs if r.sglang_version), None),
         options={"verify": args.verify, "llm": args.llm_model},
+        set="holdout" if args.holdout else "catalog",
         totals=summarize(scores),
         scores=scores,
     )
