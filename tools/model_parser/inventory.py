@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import libcst as cst
 from pydantic import BaseModel, Field
 
 from tools.model_parser.call_sites import CallSiteReader
@@ -227,6 +228,12 @@ class _Walker:
                     self.visit(item, f"{path}.{i}" if path else str(i), parent=parent, role=role, layer=layer, owner=owner)
 
     def _instance(self, inst: Instance, path: str, *, role: str, layer: int | None) -> None:
+        if _computes_alone(inst):
+            self._unknown(
+                path, inst.cls.name, "", layer, _span(inst.location),
+                f"{inst.cls.name} is a model-local module whose forward computes without any SGLang layer inside "
+                "(in PyTorch or with kernels of its own): the parser has no kernel mapping for it",
+            )
         for name, child in inst.attrs.items():
             child_path = f"{path}.{name}" if path else name
             if role == "layer":
@@ -257,19 +264,7 @@ class _Walker:
         span = _span(leaf.location)
         owner_name = owner.name if owner else ""
         if leaf.kind == "unknown":
-            key = (path, leaf.class_name)
-            entry = self.unknown.get(key)
-            if entry is None:
-                entry = UnknownComponent(
-                    path=path,
-                    class_name=leaf.class_name,
-                    owner_class=owner_name,
-                    reason=f"{leaf.class_name} is a torch module from outside the model files that the parser has no kernel mapping for",
-                    location=span,
-                )
-                self.unknown[key] = entry
-            if layer is not None and layer not in entry.layers:
-                entry.layers.append(layer)
+            self._unknown(path, leaf.class_name, owner_name, layer, span, f"{leaf.class_name} is a torch module from outside the model files that the parser has no kernel mapping for")
             return
         params = {name: _param(value) for name, value in leaf.params.items() if _keep_param(name, value)}
         quant = leaf.params.get("quant_config")
@@ -289,6 +284,14 @@ class _Walker:
             base_class=leaf.base_class,
             replaces_forward=leaf.replaces_forward,
         ), layer)
+
+    def _unknown(self, path: str, class_name: str, owner: str, layer: int | None, span: SourceSpan | None, reason: str) -> None:
+        key = (path, class_name)
+        entry = self.unknown.get(key)
+        if entry is None:
+            entry = self.unknown[key] = UnknownComponent(path=path, class_name=class_name, owner_class=owner, reason=reason, location=span)
+        if layer is not None and layer not in entry.layers:
+            entry.layers.append(layer)
 
     def _usage(self, owner: ClassValue | None, attribute: str, parent: Instance | None) -> dict[str, list]:
         if owner is None or not attribute.isidentifier():
@@ -345,6 +348,25 @@ def _built(leaf: Leaf) -> list[BuiltModule]:
         if entry not in found:
             found.append(entry)
     return found
+
+
+def _computes_alone(inst: Instance) -> bool:
+    """A model file's module that defines a forward but holds no layer, sub-module or weight
+    matrix the walker maps (MiniMax M2's tensor-parallel QK RMSNorm, Gemma 3's HF-style
+    rotary table): what it runs is not known, so it is reported rather than dropped."""
+    if not inst.cls.module.startswith("sglang.srt.models"):
+        return False
+    if not any(isinstance(s, cst.FunctionDef) and s.name.value == "forward" for s in inst.cls.node.body.body):
+        return False
+    return not any(_is_module_value(v) for v in inst.attrs.values())
+
+
+def _is_module_value(value: Any) -> bool:
+    if isinstance(value, Choice):
+        return any(_is_module_value(o) for o in value.options)
+    if isinstance(value, (list, tuple)):
+        return any(_is_module_value(v) for v in value)
+    return isinstance(value, (Leaf, Instance, LayerList)) or (isinstance(value, TensorValue) and len(value.shape) == 2)
 
 
 def _holds_stack(inst: Instance) -> bool:

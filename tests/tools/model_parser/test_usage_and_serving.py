@@ -168,3 +168,11 @@ def test_the_quantization_config_answers_as_its_sglang_class(parse_config):
     # Qwen3-MoE: norm_topk_prob = False only `if isinstance(quant_config, GGUFConfig)`.
     [topk] = by_path(holdout(parse_config, "qwen3-30b-a3b-fp8"))["model.layers.*.mlp.topk"]
     assert topk.value("renormalize") is True
+
+
+def test_a_model_local_module_computing_without_sglang_layers_is_reported(parse):
+    # MiniMax M2's q/k norms run RMSNorm across TP ranks in their own forward.
+    unknown = {u.path: u for u in parse("minimax-m2", tp=4).unknown}
+    q_norm = unknown["model.layers.*.self_attn.q_norm"]
+    assert q_norm.class_name == "MiniMaxM2RMSNormTP" and q_norm.location.file == "sglang/srt/models/minimax_m2.py"
+    assert "model-local module" in q_norm.reason
