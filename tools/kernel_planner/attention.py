@@ -69,7 +69,8 @@ def attention_variants(planner: Planner, component: Component) -> list[str]:
         found.append(
             f"sliding-window attention (SGLang sliding_window_size {window.value}"
             + (f" from {window.expr}" if window.expr else "")
-            + f", on {len(component.layers)} layer(s)): the gqa definitions attend to the whole causal prefix"
+            + (f", on {len(component.layers)} layer(s)" if component.layers else "")
+            + "): the gqa definitions attend to the whole causal prefix"
         )
     if "sinks" in component.call_keywords:
         refused = planner.inventory.serving.attention_backend_check if planner.inventory.serving else None
