@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +36,8 @@ class EvalRecord(BaseModel):
     sglang_version: str | None = None
     options: dict[str, str | bool | None] = Field(default_factory=dict)
     """How the extraction ran (verify mode, LLM on or off)."""
+    set: Literal["catalog", "holdout"] = "catalog"
+    """Which ground truth: the catalog's models, or the holdout of models outside it."""
     totals: Totals
     scores: list[ModelScore]
     merge: MergeScore | None = None

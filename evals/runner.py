@@ -67,6 +67,7 @@ def run_models(
 def _request(truth: ModelTruth, options: EvalOptions, root: str, *, verify: str) -> ExtractRequest:
     return ExtractRequest(
         model_name=truth.model,
+        config_path=truth.config,
         tp=truth.tp,
         ep=truth.ep,
         output_root=root,

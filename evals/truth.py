@@ -30,6 +30,9 @@ from tools.errors import ExtractionError, UnknownModelError
 from tools.model_registry.catalog import Catalog
 
 GROUND_TRUTH_DIR = Path(__file__).parent / "ground_truth"
+HOLDOUT_DIR = Path(__file__).parent / "holdout"
+"""Models outside the catalog, each with its public config.json (provenance in SOURCES.md):
+how the extraction does on models nobody tuned it for."""
 
 Family = Literal["dense_gqa", "gqa_moe", "mla_moe", "hybrid_linear"]
 FAMILIES: tuple[Family, ...] = ("dense_gqa", "gqa_moe", "mla_moe", "hybrid_linear")
@@ -83,7 +86,10 @@ class Signature(_Strict):
 
 class ModelTruth(_Strict):
     model: str
-    """Catalog slug."""
+    """Catalog slug, or for a holdout model the name it is extracted under."""
+    config: str | None = None
+    """For a model outside the catalog: its config.json, relative to the ground-truth
+    directory (made absolute when loaded); passed to the extraction as `--config`."""
     family: Family
     tp: list[int]
     """Tensor-parallel sizes the expectations are for (the catalog's serving profile)."""
@@ -162,8 +168,15 @@ class GroundTruth(_Strict):
                 raise ValueError(f"{path}: {exc}") from exc
             if truth.model != path.stem:
                 raise ValueError(f"{path}: declares model {truth.model!r}; the file must be named after it")
+            if truth.config is not None:
+                config = root / truth.config
+                if not config.is_file():
+                    raise ValueError(f"{path}: config {truth.config!r} is not a file under {root}")
+                truth.config = str(config)
             models[truth.model] = truth
-        signatures = json.loads((root / "signatures.json").read_text(encoding="utf-8"))
+        signatures_path = root / "signatures.json"
+        # The holdout has none: its models are outside the official dataset.
+        signatures = json.loads(signatures_path.read_text(encoding="utf-8")) if signatures_path.exists() else {}
         return cls(models=models, signatures=signatures)
 
     def select(self, names: list[str] | None = None, families: list[str] | None = None) -> list[ModelTruth]:

@@ -71,3 +71,24 @@ def parse(source_index, catalog):
         return cache[key]
 
     return _parse
+
+
+@pytest.fixture(scope="session")
+def parse_config(source_index, catalog):
+    """parse_config(name, config_path, tp=..., ep=...) -> Inventory for a model given by its
+    config.json, as `agent extract --model-name NAME --config PATH` resolves it."""
+    from tools.model_parser.inventory import parse_model
+    from tools.model_parser.runtime import ParallelProfile
+    from tools.model_registry.resolver import ModelResolver
+
+    resolver = ModelResolver(source_index.source, catalog)
+    cache = {}
+
+    def _parse(name: str, config_path, tp: int = 1, ep: int = 1):
+        key = (name, str(config_path), tp, ep)
+        if key not in cache:
+            model = resolver.resolve(name, config_path=Path(config_path))
+            cache[key] = parse_model(source_index, model.model_class.module, model.model_class.architecture, model.config, ParallelProfile(tp=tp, ep=ep))
+        return cache[key]
+
+    return _parse

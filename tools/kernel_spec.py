@@ -29,6 +29,9 @@ class KernelSpec(BaseModel):
     """Expert-parallel size, for kernels whose shape depends on it."""
     quantization: str | None = None
     """Quantization scheme, e.g. `fp8_block_scale`, for quantized kernels."""
+    dtype: str = "bfloat16"
+    """Activation dtype SGLang serves the model in (`bfloat16`, `float16`, `float32`): the
+    dtype of the hidden states a norm, attention or RoPE kernel reads and writes."""
     components: list[str] = Field(default_factory=list)
     """Inventory paths that run this kernel."""
     layers: list[int] = Field(default_factory=list)

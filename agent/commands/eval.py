@@ -12,7 +12,7 @@ from agent.commands.llm_options import add_llm_arguments, llm_client
 from agent.commands.options import add_sglang_source_arguments
 from agent.interruption import held
 from agent.state import ExtractRequest
-from evals.truth import FAMILIES, GroundTruth
+from evals.truth import FAMILIES, HOLDOUT_DIR, GroundTruth
 
 HELP = """\
 Run the extraction for every model with ground truth (or those named) and score it:
@@ -25,9 +25,16 @@ kernel, and wall time. With --llm-model the pending kernels are drafted by that 
 Prints a table; appends the run to OUT/history.jsonl with the git commit, and writes
 OUT/report.md and OUT/history.png.
 
-Then the merge: the same models, in catalog order, extracted into a temporary dataset
-holding the official definitions (rebuilt from evals/ground_truth/signatures.json),
-counting duplicates, official files changed beyond added tags, and conflicts.
+--holdout scores the holdout instead (evals/holdout/: models outside the catalog, each
+extracted from its public config.json), reported apart with precision as its headline:
+any definition a model does not run counts against it. Its history and report go to
+evals/holdout/ unless --out says otherwise.
+
+
+Then, for the catalog (not the holdout), the merge: the same models, in catalog order,
+extracted into a temporary dataset holding the official definitions (rebuilt from
+evals/ground_truth/signatures.json), counting duplicates, official files changed beyond
+added tags, and conflicts. --no-merge skips it.
 
 Nothing is written to any real dataset: every extraction goes to a temporary one."""
 
@@ -49,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="skip the second pass that extracts the models, in catalog order, into the official definitions and counts duplicates and changed files",
     )
     parser.add_argument("--explain", action="store_true", help="print every mismatch: missing, extra, signature differences, failed checks, pending")
-    parser.add_argument("--out", default="evals", metavar="DIR", help="where history.jsonl, report.md and history.png go (default: ./evals)")
+    parser.add_argument("--holdout", action="store_true", help="score the holdout (models outside the catalog, evals/holdout/) instead of the catalog")
+    parser.add_argument("--out", metavar="DIR", help="where history.jsonl, report.md and history.png go (default: ./evals, ./evals/holdout with --holdout)")
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to the history or rewrite the report")
     parser.add_argument("--json", action="store_true", help="print the run as JSON instead of a table")
     add_sglang_source_arguments(parser)
@@ -66,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from evals.runner import EvalOptions, make_context, run_merge, run_models
     from evals.scoring import ModelRun, score_model, summarize
 
-    truth = GroundTruth.load()
+    truth = GroundTruth.load(HOLDOUT_DIR) if args.holdout else GroundTruth.load()
     selected = truth.select(args.models, args.families)
     options = EvalOptions(
         verify=args.verify,
@@ -76,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
     )
     context = make_context(options, llm=llm_client(args))
-    out = Path(args.out)
+    out = Path(args.out or ("evals/holdout" if args.holdout else "evals"))
     paths = {"history": out / "history.jsonl", "report": out / "report.md", "chart": out / "history.png"}
     history = [] if args.no_record else load_records(paths["history"])  # a broken history fails before the long run
 
@@ -89,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     runs = run_models(selected, options, context, on_result=progress)
     scores = [score_model(t, truth.signatures, r) for t, r in zip(selected, runs)]
     merge = None
-    if not args.no_merge:
+    if not args.no_merge and not args.holdout:
         if not args.quiet:
             print(f"[eval] merging the {len(selected)} models into the official definitions (catalog order)", file=sys.stderr, flush=True)
         # Without the LLM: the merge scores the store, and drafting again would cost tokens twice.
@@ -99,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         git=git_state(ignore=list(paths.values())),
         sglang_version=next((r.sglang_version for r in runs if r.sglang_version), None),
         options={"verify": args.verify, "llm": args.llm_model},
+        set="holdout" if args.holdout else "catalog",
         totals=summarize(scores),
         scores=scores,
     )

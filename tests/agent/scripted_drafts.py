@@ -9,6 +9,9 @@ The right references are written from what SGLang computes:
   attention core; the projections are GEMMs.
 - `Gemma3RMSNorm.forward_native` (sglang/srt/layers/layernorm.py) normalises in
   float32 and scales by (1 + weight), then casts back to the input dtype.
+- SigLIP's `Conv2dLayer` patch embedding is a convolution with stride = kernel, and Gemma
+  3's model-local `Gemma3RotaryEmbedding` modules compute HF-style cos/sin tables; the
+  parser reports both (neither holds an SGLang layer it maps), so they are drafted too.
 
 The wrong vision draft forgets to move the head axis back: its output is
 [batch, heads, patches, head_dim] instead of [batch, patches, heads, head_dim].
@@ -123,11 +126,76 @@ def avg_pool(*, channels: int, size: int, kernel: int) -> dict:
     }
 
 
+_PATCH_CONV_REFERENCE = '''import torch
+
+
+def run(pixels, weight, bias):
+    return torch.nn.functional.conv2d(pixels.float(), weight.float(), bias.float(), stride=weight.shape[-1]).to(pixels.dtype)
+'''
+
+
+def patch_conv(*, channels: int, out: int, kernel: int, size: int) -> dict:
+    """SigLIP's patch embedding (Conv2dLayer): a convolution with stride = kernel."""
+    patches = size // kernel
+    return {
+        "name": f"patch_conv2d_c{channels}_o{out}_k{kernel}_s{size}_p{patches}",
+        "op_type": "conv2d",
+        "description": "Patch embedding: 2-D convolution whose stride equals its kernel.",
+        "axes": {
+            "batch_size": {"type": "var"},
+            "in_channels": {"type": "const", "value": channels},
+            "out_channels": {"type": "const", "value": out},
+            "kernel": {"type": "const", "value": kernel},
+            "image_size": {"type": "const", "value": size},
+            "patches": {"type": "const", "value": patches},
+        },
+        "inputs": {
+            "pixels": {"shape": ["batch_size", "in_channels", "image_size", "image_size"], "dtype": "bfloat16"},
+            "weight": {"shape": ["out_channels", "in_channels", "kernel", "kernel"], "dtype": "bfloat16"},
+            "bias": {"shape": ["out_channels"], "dtype": "bfloat16"},
+        },
+        "outputs": {"output": {"shape": ["batch_size", "out_channels", "patches", "patches"], "dtype": "bfloat16"}},
+        "reference": _PATCH_CONV_REFERENCE,
+    }
+
+
+_ROTARY_TABLE_REFERENCE = '''import torch
+
+
+def run(positions):
+    inv_freq = 1.0 / (BASE ** (torch.arange(0, HEAD_DIM, 2, dtype=torch.float32) / HEAD_DIM))
+    freqs = torch.outer(positions.float(), inv_freq)
+    angles = torch.cat([freqs, freqs], dim=-1)
+    return angles.cos(), angles.sin()
+'''
+
+
+def rotary_table(*, head_dim: int, base: int) -> dict:
+    """Gemma 3's HF-style rotary embedding modules (a global and a local one, each with its
+    own base): cos/sin of positions x inverse frequencies."""
+    return {
+        "name": f"rotary_cos_sin_table_d{head_dim}_b{base}",
+        "op_type": "rotary_table",
+        "description": "cos and sin of each position's rotary angles (HF-style rotary embedding table).",
+        "axes": {"num_tokens": {"type": "var"}, "head_dim": {"type": "const", "value": head_dim}},
+        "inputs": {"positions": {"shape": ["num_tokens"], "dtype": "float32"}},
+        "outputs": {"cos": {"shape": ["num_tokens", "head_dim"], "dtype": "float32"}, "sin": {"shape": ["num_tokens", "head_dim"], "dtype": "float32"}},
+        "reference": _ROTARY_TABLE_REFERENCE.replace("BASE", f"{base}.0").replace("HEAD_DIM", str(head_dim)),
+    }
+
+
 def default_reply(body: dict) -> str:
     """A right draft for every pending kernel of the tiny model except the vision attention."""
     if drafted_class(body) == "nn.AvgPool2d":
         # The projector pools the 4 x 4 patch grid to 16 tokens per image: kernel 1.
         return as_reply(avg_pool(channels=128, size=4, kernel=1))
+    if drafted_class(body) == "Conv2dLayer":
+        # 56 px RGB images in 14 px patches, 128 channels (the tiny SigLIP config).
+        return as_reply(patch_conv(channels=3, out=128, kernel=14, size=56))
+    if drafted_class(body) == "Gemma3RotaryEmbedding":
+        # Gemma 3's defaults: local layers rotate with base 10000, global ones with 1000000.
+        first_user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        return as_reply(rotary_table(head_dim=64, base=10000 if "rotary_emb_local" in first_user else 1000000))
     return gemma_norm_reply(body)
 
 

@@ -138,3 +138,13 @@ def test_help_explains_the_command():
     assert result.returncode == 0
     for flag in ("--models", "--families", "--llm-model", "--llm-base-url", "--verify", "--explain", "--out", "--no-record"):
         assert flag in result.stdout
+
+
+def test_the_holdout_is_scored_apart_with_precision_first(tmp_path, sglang_source):
+    result = run_cli("eval", "--holdout", "--models", "smollm2-135m", "--verify", "none", "--out", str(tmp_path), "--quiet")
+    assert result.returncode == exit_codes.SUCCESS, result.stderr
+    headline = result.stdout.splitlines()[0]
+    assert headline.startswith("HOLDOUT (1 models outside the catalog): precision 15/15 100%"), headline
+    [record] = history(tmp_path)
+    assert record["set"] == "holdout" and [s["model"] for s in record["scores"]] == ["smollm2-135m"]
+    assert (tmp_path / "report.md").read_text().startswith("# Holdout eval: models outside the catalog")

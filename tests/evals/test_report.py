@@ -68,3 +68,11 @@ def test_the_chart_is_a_png(tmp_path):
     render_chart([record([LLAMA, DEEPSEEK], commit="b" * 40), record([LLAMA, DEEPSEEK])], path)
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_a_holdout_run_leads_with_its_precision():
+    holdout = record([LLAMA, DEEPSEEK]).model_copy(update={"set": "holdout"})
+    headline = render_table(holdout).splitlines()[0]
+    assert headline.startswith("HOLDOUT (2 models outside the catalog): precision 22/23") and "recall 22/28" in headline
+    assert "precision 22/23" in render_markdown(holdout, [holdout], None).split("## By family")[0]
+    assert not render_table(record([LLAMA])).startswith("HOLDOUT")

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tools.errors import ConfigError, UnknownModelError
+from tools.model_registry.catalog import CATALOG_DIR
 from tools.model_registry.resolver import ModelResolver, scan_entry_classes
 
 
@@ -80,3 +81,22 @@ def test_a_model_outside_the_catalog_with_its_config(resolver, tmp_path):
     assert model.slug == "tiny-qwen-1b"
     assert model.model_class.file == "sglang/srt/models/qwen2.py"
     assert model.profile.tp == [1]
+
+
+def test_a_text_only_config_for_a_catalog_vlm_decides_by_its_own_architectures(resolver, tmp_path):
+    # Gemma 3 27B is catalogued as its text_config; a Gemma3ForCausalLM checkpoint has no text_config.
+    text = json.loads((CATALOG_DIR / "configs" / "gemma-3-27b.json").read_text())["text_config"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**text, "architectures": ["Gemma3ForCausalLM"]}))
+    model = resolver.resolve("gemma-3-27b", config_path=path)
+    assert model.architecture == "Gemma3ForCausalLM" and model.model_class.file == "sglang/srt/models/gemma3_causal.py"
+    assert model.config["hidden_size"] == text["hidden_size"]
+    # The catalog's defaults for the fields the published text config omits still apply.
+    assert model.config["vocab_size"] == 262208
+
+
+def test_a_config_with_neither_text_config_nor_architectures_says_so(resolver, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"hidden_size": 4096}))
+    with pytest.raises(ConfigError, match="neither a 'text_config' object nor an `architectures` list"):
+        resolver.resolve("gemma-3-27b", config_path=path)

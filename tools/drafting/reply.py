@@ -80,7 +80,7 @@ def parse_reply(text: str) -> DraftReply:
 
 def definition_from_reply(reply: DraftReply, brief: DraftBrief) -> dict[str, Any]:
     """The dataset definition the reply describes, checked against the dataset's rules."""
-    problems = _naming_problems(reply) + _axis_problems(reply, brief) + _signature_problems(reply)
+    problems = _naming_problems(reply, brief) + _axis_problems(reply, brief) + _signature_problems(reply)
     if problems:
         raise ReplyProblem(problems)
     definition: dict[str, Any] = {
@@ -124,18 +124,40 @@ def draft_tags(
     return dataset_tags(op_type=op_type, name=name, model_slug=model_slug, stage=stage, descriptive=descriptive, tps=[tp], ep=ep if known or ep > 1 else None)
 
 
-def _naming_problems(reply: DraftReply) -> list[str]:
+BLOCK = 128
+"""The quantization block the dataset's block counts are taken over."""
+
+
+def _naming_problems(reply: DraftReply, brief: DraftBrief) -> list[str]:
     problems = []
     for field, value in (("name", reply.name), ("op_type", reply.op_type)):
         if not _IDENTIFIER.match(value):
             problems.append(f"{field} {value!r} must be lowercase snake_case (letters, digits, underscores)")
-    numbers = set(re.findall(r"\d+", reply.name))
-    missing = [f"{axis}={axis_spec.value}" for axis, axis_spec in reply.axes.items() if axis_spec.type == "const" and (axis_spec.value or 0) > 1 and str(axis_spec.value) not in numbers]
+    named = {int(n) for n in re.findall(r"\d+", reply.name)}
+    missing = [
+        f"{axis}={spec.value}"
+        for axis, spec in reply.axes.items()
+        if spec.type == "const" and (spec.value or 0) > 1 and spec.value not in named and not _derived(spec.value, named, brief.ep)
+    ]
     if missing:
         problems.append(
-            f"name {reply.name!r} must carry the constant axes' values, as in gqa_paged_decode_h32_kv8_d128_ps1; missing: {', '.join(missing)}"
+            f"name {reply.name!r} must carry the values of its independent constant axes, as in "
+            f"gqa_paged_decode_h32_kv8_d128_ps1 (axes derived from named ones may be left out, as the dataset's MoE "
+            f"names leave out gemm1_out_size = 2 x intermediate_size); missing: {', '.join(missing)}"
         )
     return problems
+
+
+def _derived(value: int, named: set[int], ep: int) -> bool:
+    """The dataset's naming rule (flashinfer-bench's MoE and DSA definitions): a constant
+    axis that follows from a named one is not named: twice it (gemm1_out_size of a gated
+    MoE), its count of 128-blocks (num_hidden_blocks), EP times it (the global expert count
+    beside the local one), or it plus 4 (the DSA indexer's head_dim_with_scale: an fp8 row
+    and its float32 scale)."""
+    for n in named:
+        if value in (2 * n, -(-n // BLOCK), -(-2 * n // BLOCK), n * ep, n + 4):
+            return True
+    return False
 
 
 def _axis_problems(reply: DraftReply, brief: DraftBrief) -> list[str]:

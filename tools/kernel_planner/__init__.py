@@ -5,14 +5,18 @@ flashinfer-trace dataset defines for it, following the dataset's conventions:
 
 - attention head counts are per GPU (the parser already split them by TP);
 - GEMM shapes are the layer's full (unsplit) N x K, as in the dataset's model sets;
-- residual-stream RMSNorms (decoder-layer and final norms) run both as plain RMSNorm
-  (the first layer's input norm) and fused with the residual add;
+- a norm runs fused with the residual add where the model passes it a residual or hands
+  it to SGLang's residual-stream boundaries, and plain where it is called on the hidden
+  states alone (read from the call sites, `Component.calls` / `handed_to`);
+- activations carry the dtype SGLang serves the model in (`Inventory.serving`); families
+  whose definitions here are bf16-only are pending for a model served otherwise;
 - sampling kernels take the vocabulary size of the logits head;
 - RoPE runs as its own kernel where SGLang's rotary class calls the cos/sin-cache kernel
   (`rope.py`), named by head size, rotary dim and rotation style only.
 
 Components that need no definition are listed as skipped with the reason; components
-no rule covers are listed as pending, for the LLM stage. Nothing is invented.
+no rule covers are listed as pending, for the LLM stage, with the value or expression
+that could not be resolved. Nothing is invented.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from tools.kernel_spec import KernelSpec, PendingKernel, SkippedComponent, Stage
 from tools.model_parser.inventory import Component, Inventory
 
 Rule = Callable[["Planner", Component], None]
+
+BF16_ONLY_FAMILIES = ("moe_", "mla_", "dsa_", "gdn_", "kda_")
+"""Families whose builders write bfloat16 activations whatever the model serves in."""
 
 
 class PlanOptions(BaseModel):
@@ -50,7 +57,6 @@ class Planner:
         self.options = options
         self.plan = KernelPlan()
         self._specs: dict[tuple, KernelSpec] = {}
-        self.residual_width = self._residual_width()
 
     def run(self) -> KernelPlan:
         for component in self.inventory.components:
@@ -59,6 +65,13 @@ class Planner:
                 self.plan.conditional.append(f"{component.path} ({component.class_name}) only if: {' and '.join(component.conditions)}")
             if rule is None:
                 self.pending(component, f"no kernel rule for layer kind {component.kind!r}")
+                continue
+            if component.replaces_forward:
+                self.pending(
+                    component,
+                    f"{component.class_name} extends {component.base_class} but overrides its forward "
+                    f"({component.replaces_forward}) without calling it: the kernel it runs is not {component.base_class}'s",
+                )
                 continue
             rule(self, component)
         for unknown in self.inventory.unknown:
@@ -77,14 +90,33 @@ class Planner:
 
     # ---------------------------------------------------------------- helpers
 
-    def _residual_width(self) -> int | None:
-        for component in self.inventory.components:
-            if component.kind.startswith("norm.") and component.parent_role == "model":
-                return component.value("hidden_size", component.value("dim"))
-        return None
+    @property
+    def dtype(self) -> str:
+        """The activation dtype SGLang serves the model in."""
+        serving = self.inventory.serving
+        return serving.dtype if serving is not None else "bfloat16"
+
+    def unresolved(self, component: Component, *names: str) -> str:
+        """`num_kv_heads (from <expression>)` for each of `names` the parser left unknown."""
+        parts = []
+        for name in names:
+            param = component.params.get(name)
+            if param is None:
+                parts.append(f"{name} (not passed)")
+            elif param.unknown:
+                parts.append(f"{name} (from {param.expr or 'a runtime value'})")
+        return "; ".join(parts) or "none of " + ", ".join(names)
 
     def emit(self, component: Component, family: str, axes: dict[str, int], **fields) -> None:
-        spec = KernelSpec(family=family, axes=axes, **fields)
+        if self.dtype != "bfloat16" and family.startswith(BF16_ONLY_FAMILIES):
+            serving = self.inventory.serving
+            self.pending(
+                component,
+                f"SGLang serves this model in {self.dtype} ({serving.dtype_reason if serving else 'config'}); "
+                f"the {family} definitions here are written for bfloat16 activations",
+            )
+            return
+        spec = KernelSpec(family=family, axes=axes, dtype=self.dtype, **fields)
         key = spec.key() + (spec.stage, spec.tp, spec.ep, spec.quantization)
         existing = self._specs.get(key)
         if existing is None:
@@ -97,6 +129,8 @@ class Planner:
         self.plan.skipped.append(SkippedComponent(path=component.path, kind=component.kind, reason=reason))
 
     def pending(self, component: Component, reason: str) -> None:
+        if any(p.path == component.path and p.reason == reason and p.layers == component.layers for p in self.plan.pending):
+            return
         self.plan.pending.append(
             PendingKernel(
                 path=component.path,
@@ -117,9 +151,9 @@ class Planner:
         return [c for c in self.inventory.components if c is not component and c.path.rsplit(".", 1)[0] == parent]
 
 
-from tools.kernel_planner import dense, linear_attention, mla, moe, rope  # noqa: E402  (rules need Planner)
+from tools.kernel_planner import attention, dense, linear_attention, mla, moe, norms, rope  # noqa: E402  (rules need Planner)
 
-RULES: dict[str, Rule] = {**dense.RULES, **mla.RULES, **moe.RULES, **linear_attention.RULES, **rope.RULES}
+RULES: dict[str, Rule] = {**norms.RULES, **dense.RULES, **attention.RULES, **mla.RULES, **moe.RULES, **linear_attention.RULES, **rope.RULES}
 
 
 def plan_kernels(inventory: Inventory, options: PlanOptions | None = None) -> KernelPlan:

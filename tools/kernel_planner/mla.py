@@ -26,6 +26,15 @@ def plan_mla_attention(planner: Planner, component: Component) -> None:
     heads, kv_heads = component.value("num_heads"), component.value("num_kv_heads")
     head_dim, v_head_dim = component.value("head_dim"), component.value("v_head_dim")
     tp = planner.inventory.tp
+    if not _latent_kv(planner, component):
+        # MiMo V2 attends with q/k heads of 192 and v heads of 128 over separate K and V:
+        # one KV head after TP looks like MLA's absorbed MQA, but there is no latent to absorb.
+        planner.pending(
+            component,
+            f"attention with q/k head dim {head_dim} and v head dim {v_head_dim} over separate K and V (no MLA latent "
+            "KV projection beside it): asymmetric-head attention has no definition family here",
+        )
+        return
     indexer = _dsa_indexer(planner, component)
     if kv_heads == 1:
         ckv, kpe = v_head_dim, head_dim - v_head_dim
@@ -52,6 +61,13 @@ def plan_mla_attention(planner: Planner, component: Component) -> None:
             planner.emit(component, "mla_ragged_prefill", axes, stage="prefill", tp=tp)
         return
     planner.pending(component, f"attention with {heads} query heads, {kv_heads} KV heads and head_dim {head_dim} != v_head_dim {v_head_dim} fits no MLA layout")
+
+
+def _latent_kv(planner: Planner, component: Component) -> bool:
+    """MLA projects K and V from a compressed latent (`kv_a_proj_with_mqa`, `kv_b_proj`,
+    `kv_a_layernorm` beside the attention); only then are the two RadixAttentions the
+    absorbed and unabsorbed forms of one attention."""
+    return any(c.path.rsplit(".", 1)[-1].startswith(("kv_a_", "kv_b_", "fused_qkv_a_proj")) for c in planner.siblings(component))
 
 
 def _dsa_indexer(planner: Planner, component: Component) -> Component | None:

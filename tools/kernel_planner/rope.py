@@ -14,8 +14,13 @@ On CUDA (SGLang 0.5.23, `srt/layers/rotary_embedding/`):
   rotary dim and rotation style alone.
 - The classes in OWN_FORWARD compute RoPE another way: pending, with the reason.
 
-A call that passes `fused_set_kv_buffer_arg` (Qwen3-MoE, on CUDA with a bf16 KV cache)
-runs RoPE fused with the KV-cache write, another kernel: pending too.
+A call that passes `fused_set_kv_buffer_arg` (a keyword, or a key of the `**dict` the
+call spreads: gpt-oss) runs RoPE fused with the KV-cache write, another kernel, when
+SGLang's `enable_fused_set_kv_buffer` holds: on CUDA with a bf16 KV cache that is not a
+sliding-window pool. The KV cache takes the model's dtype by default (`--kv-cache-dtype
+auto`), so a model served in float16 keeps the separate rope kernel, as does one whose KV
+cache SGLang keeps in a sliding-window pool (gpt-oss: hybrid SWA memory); otherwise it is
+pending.
 
 MLA (DeepSeek V2/V3, Kimi K2) rotates only the rope part of q and k (`q_pe`, `k_pe`:
 head size = rotary dim = qk_rope_head_dim, GPT-J pairs) with the same call before its
@@ -84,11 +89,17 @@ def _rope(planner: Planner, component: Component) -> None:
         built = component.builds[0]
         class_name = built.class_name
         dims = [None if k not in built.params or built.params[k].unknown else built.params[k].value for k in _DIMS]
-    if FUSED_KV_WRITE in component.call_keywords:
+    serving = planner.inventory.serving
+    swa_pool = serving.swa_kv_pool if serving else None
+    if FUSED_KV_WRITE in component.call_keywords and planner.dtype == "bfloat16" and swa_pool is not True:
+        where = f" ({serving.fused_rope_kv_write})" if serving and serving.fused_rope_kv_write else ""
+        if swa_pool is None:
+            planner.pending(component, f"{component.owner_class} calls its {class_name} with {FUSED_KV_WRITE}, fused with the KV write unless the KV cache is a sliding-window pool{where}: {serving.swa_kv_pool_reason if serving else 'undecided'}")
+            return
         planner.pending(
             component,
-            f"{component.owner_class} calls its {class_name} with {FUSED_KV_WRITE}: on CUDA with a bf16 KV cache SGLang "
-            "rotates q and k and writes K/V to the cache in one kernel, which no definition describes",
+            f"{component.owner_class} calls its {class_name} with {FUSED_KV_WRITE}: on CUDA with a bf16 KV cache that is not a "
+            f"sliding-window pool SGLang rotates q and k and writes K/V to the cache in one kernel{where}, which no definition describes",
         )
         return
     plan_rope(planner, component, class_name, *dims)

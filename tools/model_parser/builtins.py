@@ -19,6 +19,7 @@ from tools.model_parser.values import (
     Sym,
     Unknown,
     expr_of,
+    truth,
     unwrap,
 )
 
@@ -32,7 +33,9 @@ class BuiltinsMixin:
         def pure(fn, pytype=None, name=None):
             def wrapper(frame, node, *args, **kwargs):
                 if any(isinstance(a, (Unknown, Choice)) for a in args):
-                    return Unknown(f"{name or fn.__name__}(unknown)")
+                    # Keep what was unknown: a pending note names the expression that failed.
+                    inner = ", ".join(a.reason if isinstance(a, Unknown) else "a runtime choice" if isinstance(a, Choice) else repr(plain(a)) for a in args)
+                    return Unknown(f"{name or fn.__name__}({inner})")
                 raw = [plain(a) for a in args]
                 try:
                     result = fn(*raw, **{k: plain(v) for k, v in kwargs.items()})
@@ -58,6 +61,8 @@ class BuiltinsMixin:
             (frozenset, frozenset),
         ):
             b[fn.__name__] = pure(fn, pytype)
+        b["any"] = Builtin("any", lambda frame, node, items: _any_or_all(items, want=True))
+        b["all"] = Builtin("all", lambda frame, node, items: _any_or_all(items, want=False))
         b["dict"] = Builtin("dict", lambda frame, node, *a, **k: dict(*[plain_container(x) for x in a], **k), dict)
         b["list"] = Builtin("list", lambda frame, node, *a: sequence_of(list, a), list)
         b["tuple"] = Builtin("tuple", lambda frame, node, *a: sequence_of(tuple, a), tuple)
@@ -70,8 +75,6 @@ class BuiltinsMixin:
             sum,
             sorted,
             reversed,
-            any,
-            all,
             divmod,
             pow,
             range,
@@ -186,3 +189,19 @@ class BuiltinsMixin:
             if isinstance(raw, (int, float, str, list, dict, tuple)) or raw is None:
                 return False
         return None
+
+
+def _any_or_all(items: Any, *, want: bool) -> Any:
+    """`any` (want=True) or `all` (want=False) over interpreter values: one decisive known
+    item decides; an unknown item otherwise leaves the answer unknown (an Unknown object is
+    truthy in Python, which must not count as True)."""
+    if isinstance(items, (Unknown, Choice)):
+        return Unknown("any/all over an unknown iterable")
+    undecided = False
+    for item in unwrap(items) if not isinstance(unwrap(items), (str, bytes)) else items:
+        known = truth(item)
+        if known is None:
+            undecided = True
+        elif known is want:
+            return want
+    return Unknown("any/all over unknown items") if undecided else (not want)

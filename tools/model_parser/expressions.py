@@ -322,6 +322,8 @@ class ExpressionsMixin:
                 inner = unwrap(value)
                 if isinstance(inner, LayerList):
                     inner = inner.layers
+                if isinstance(inner, (set, frozenset)):
+                    inner = list(inner)
                 if not isinstance(inner, (list, tuple)):
                     return Unknown("starred element")
                 items.extend(inner)
@@ -428,6 +430,13 @@ class ExpressionsMixin:
         owner, member = self.lookup_class_attr(base_cls, name, start_after=start)
         if member is None or owner is None:
             return Builtin(f"super.{name}", lambda *a, **k: None)  # e.g. nn.Module.__init__
+        if name == "__init__" and isinstance(obj, Instance) and self.is_layer_class(owner):
+            # A model-local subclass of an SGLang layer (gpt-oss's TinyGemmLinear extends
+            # ReplicatedLinear): the layer's own arguments make it that layer's leaf.
+            def record(*args: Any, **kwargs: Any) -> None:
+                self.layer_inits[id(obj)] = (owner, list(args), dict(kwargs))
+
+            return Builtin("super.__init__", lambda _frame, _node, *a, **k: record(*a, **k))
         return self._member_value(owner, member, obj, name)
 
 

@@ -124,6 +124,11 @@ TORCH_LEAVES = {
     "Linear": ("linear.torch", ("input_size", "output_size", "bias")),
     "Embedding": ("embedding", ("num_embeddings", "embedding_dim")),
     "LayerNorm": ("norm.layernorm", ("hidden_size", "eps")),
+    "GELU": ("activation", ("approximate",)),
+    "SiLU": ("activation", ()),
+    "ReLU": ("activation", ()),
+    "Tanh": ("activation", ()),
+    "Sigmoid": ("activation", ()),
 }
 TORCH_CONTAINERS = frozenset(
     {"ModuleList", "Sequential", "ModuleDict", "Module", "Parameter", "ParameterList", "Identity", "Dropout"}

@@ -18,6 +18,7 @@ import libcst as cst
 from tools.model_parser import layer_catalog
 from tools.model_parser.runtime import (
     CONFIG_DEFAULTS,
+    DEVICE_CAPABILITY,
     TRUE_PREDICATES,
     ParallelProfile,
     predicate_default,
@@ -44,6 +45,7 @@ from tools.model_parser.frames import (
     decorator_name,
     plain,
 )
+from tools.model_parser.serving import quant_config_object
 from tools.model_parser.source_index import ParsedModule, SourceIndex
 from tools.model_parser.statements import StatementsMixin
 from tools.model_parser.values import (
@@ -86,6 +88,9 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
         self._depth = 0
         self._builtins = self._make_builtins()
         self.config.schema = self._config_schema(config.get("model_type"))
+        self.layer_inits: dict[int, tuple[ClassValue, list[Any], dict[str, Any]]] = {}
+        """Instances of model-local layer subclasses whose `super().__init__` reached the
+        SGLang layer's constructor, with the arguments it was given."""
 
     # ------------------------------------------------------------------ entry points
 
@@ -98,11 +103,9 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
 
     def build(self, entry: ClassValue) -> Instance:
         """Instantiate the model's entry class as SGLang's model loader does."""
-        quant_config = (
-            Unknown("quant_config")
-            if self.config.has("quantization_config") and self.config.data.get("quantization_config")
-            else None
-        )
+        # The checkpoint's quantization as SGLang's config class for its method answers
+        # (`get_name()`, `isinstance(qc, GGUFConfig)` is False for an fp8 checkpoint).
+        quant_config = quant_config_object(self, self.config.data)
         frame = Frame(module=self._module_of(entry), locals={})
         instance = self._instantiate(
             entry, [], {"config": self.config, "quant_config": quant_config, "prefix": ""}, frame, entry.node
@@ -148,6 +151,8 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
                     return derived
         if name == "rope_parameters":
             return _rope_parameters(config)
+        if name == "layer_types" and config.data.get("model_type") in _LAYER_PATTERN_DEFAULTS:
+            return _layer_types(config)
         if name in CONFIG_DEFAULTS:
             return CONFIG_DEFAULTS[name]
         return Unknown(f"{config.path}.{name} (not in config)")
@@ -353,10 +358,40 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
             return self._make_leaf(cls.name, layer_catalog.LeafSpec(kind, fallback), cls, args, kwargs, frame, location)
         instance = Instance(cls=cls, location=location, conditions=conditions)
         owner, init = self.lookup_class_attr(cls, "__init__")
+        if owner is not None and self.is_layer_class(owner):
+            return self._layer_subclass_leaf(cls, owner, args, kwargs, frame, location)
         if isinstance(init, cst.FunctionDef) and owner is not None:
             fn = FunctionValue("__init__", owner.module, init, owner=owner, bound_self=instance, kind="method")
             self._call_function(fn, args, kwargs, frame, node, on_raise=self.failures)
+        recorded = self.layer_inits.pop(id(instance), None)
+        if recorded is not None:
+            return self._layer_subclass_leaf(cls, *recorded, frame, location)
         return instance
+
+    def is_layer_class(self, cls: ClassValue) -> bool:
+        """An SGLang layer class the parser maps to a kernel (not a model file's look-alike)."""
+        return cls.name in layer_catalog.LEAF_CLASSES and not cls.module.startswith("sglang.srt.models")
+
+    def _layer_subclass_leaf(self, cls: ClassValue, base: ClassValue, args, kwargs, frame: Frame, location) -> Leaf:
+        """A model-local subclass of an SGLang layer, as a leaf of the layer's kind bound
+        with the arguments the layer's constructor got."""
+        leaf = self._make_leaf(cls.name, layer_catalog.LEAF_CLASSES[base.name], base, args, kwargs, frame, location)
+        leaf.base_class = base.name
+        leaf.replaces_forward = self._replaced_forward(cls, base)
+        return leaf
+
+    def _replaced_forward(self, cls: ClassValue, base: ClassValue) -> str | None:
+        """`file:line` of a forward a subclass between `cls` and `base` defines without
+        calling the base's (`super().forward(...)`), else None."""
+        for klass in self.mro(cls):
+            if klass is base:
+                return None
+            for stmt in klass.node.body.body:
+                if isinstance(stmt, cst.FunctionDef) and stmt.name.value in ("forward", "forward_cuda"):
+                    if f"super().{stmt.name.value}(" not in code_of(stmt).replace(" ", ""):
+                        where = self._module_of(klass).location(stmt)
+                        return f"{where.file}:{where.start_line}" if where else klass.qualname
+        return None
 
     def _torch_leaf_base(self, cls: ClassValue) -> str | None:
         """'Embedding'/'Linear'/'LayerNorm' when a model class subclasses that torch module."""
@@ -414,8 +449,12 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
 
     def _is_module_class(self, cls: ClassValue) -> bool:
         for klass in self.mro(cls):
-            for base in klass.bases:
+            for base, arg in zip(klass.bases, [a for a in klass.node.bases if a.keyword is None]):
                 name = base.qualname.rsplit(".", 1)[-1] if isinstance(base, External) else getattr(base, "name", "")
+                if isinstance(base, Unknown):
+                    # A base from outside the sources read (sglang.kernels' BaseFusedOp):
+                    # its name as written still says it is a module.
+                    name = code_of(arg.value).rsplit(".", 1)[-1]
                 if name in layer_catalog.MODULE_BASES:
                     return True
         return False
@@ -673,6 +712,8 @@ class ModelInterpreter(StatementsMixin, ExpressionsMixin, BuiltinsMixin):
             return args[0] if isinstance(args[0], TensorValue) else Unknown("parameter")
         if name == "torch.cuda.is_available":
             return True  # the parser models a CUDA machine
+        if name.endswith("cuda.get_device_capability"):
+            return DEVICE_CAPABILITY
         guess = predicate_default(short)
         if guess is not None:
             return guess
@@ -707,3 +748,19 @@ def _rope_parameters(config: ConfigObject) -> dict[str, Any]:
     if "rope_theta" in config.data:
         parameters["rope_theta"] = config.data["rope_theta"]
     return parameters
+
+
+_LAYER_PATTERN_DEFAULTS = {"gemma3_text": 6, "gemma3": 6, "cohere2": 4}
+"""Model types whose transformers config derives `layer_types` from `sliding_window_pattern`
+(this default when the config has none) when config.json lists no `layer_types`."""
+
+
+def _layer_types(config: ConfigObject) -> list[Any]:
+    """`config.layer_types` as transformers' Gemma3TextConfig / Cohere2Config fill it in:
+    every `sliding_window_pattern`-th layer is full attention, the others sliding."""
+    pattern = config.data.get("sliding_window_pattern") or _LAYER_PATTERN_DEFAULTS[config.data["model_type"]]
+    layers = config.data.get("num_hidden_layers")
+    if not isinstance(layers, int) or not isinstance(pattern, int) or pattern < 1:
+        return Unknown(f"{config.path}.layer_types (not in config; no layer count or sliding_window_pattern to derive it)")
+    expr = f"{config.path}.layer_types (transformers: every {pattern}th layer full attention)"
+    return [Sym("sliding_attention" if (i + 1) % pattern else "full_attention", expr) for i in range(layers)]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import libcst as cst
 from pydantic import BaseModel, Field
 
 from tools.model_parser.call_sites import CallSiteReader
 from tools.model_parser.interpreter import ModelInterpreter
 from tools.model_parser.runtime import ParallelProfile
+from tools.model_parser.serving import ServingFacts, serving_facts
 from tools.model_parser.source_index import SourceIndex
 from tools.model_parser.values import (
     Choice,
@@ -100,7 +102,22 @@ class Component(BaseModel):
     runtime switch the parser could not resolve decides."""
     call_keywords: list[str] = Field(default_factory=list)
     """Keyword arguments the owner class's methods pass when they call this module as
-    `self.<name>(...)`, read from the source (e.g. `fused_set_kv_buffer_arg`)."""
+    `self.<name>(...)`, read from the source (e.g. `fused_set_kv_buffer_arg`, `sinks`),
+    with the keys of a `**dict` built beside the call."""
+    calls: list[tuple[int, list[str]]] = Field(default_factory=list)
+    """Each of those calls as (positional argument count, -1 for `*args`; its keywords): a
+    norm called with the hidden states and the residual runs the fused add + norm kernel."""
+    handed_to: list[str] = Field(default_factory=list)
+    """Functions the owner passes the module itself to (`append_stages`,
+    `residual_batch.final_norm`): code that calls it in the owner's stead."""
+    methods_called: list[str] = Field(default_factory=list)
+    """Methods the owner calls on the module (`forward_native`: the PyTorch path)."""
+    base_class: str | None = None
+    """For a model-local subclass of an SGLang layer (gpt-oss's `TinyGemmLinear`, a
+    `ReplicatedLinear`): the layer class it extends, which gives it its kind."""
+    replaces_forward: str | None = None
+    """Where such a subclass overrides `forward` without delegating to the layer's own
+    (`file:line`): the kernel it runs is then not the layer's."""
 
     def value(self, name: str, default: Any = None) -> Any:
         param = self.params.get(name)
@@ -135,6 +152,8 @@ class Inventory(BaseModel):
     diagnostics: list[str] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)
     """Constructors that raise for this config and profile: the model cannot be served so."""
+    serving: ServingFacts | None = None
+    """What SGLang decides before building the model: dtype, shared-expert fusion, ..."""
 
     def of_kind(self, prefix: str) -> list[Component]:
         return [c for c in self.components if c.kind == prefix or c.kind.startswith(prefix + ".")]
@@ -154,6 +173,9 @@ def parse_model(
         from tools.errors import SourceParseError
 
         raise SourceParseError(f"{class_name} is not defined in {module} (SGLang {index.source.version}).")
+    serving = serving_facts(interpreter, entry, class_name, config)
+    if serving.fused_shared_experts:
+        interpreter.runtime["get_num_fused_shared_experts"] = serving.fused_shared_experts
     root = interpreter.build(entry)
     walker = _Walker(CallSiteReader(index))
     walker.visit(root, "", parent=None, role="model", layer=None, owner=entry)
@@ -170,6 +192,7 @@ def parse_model(
         unknown=list(walker.unknown.values()),
         diagnostics=[f"{d.location}: {d.message}" if d.location else d.message for d in interpreter.diagnostics],
         failures=list(dict.fromkeys(f"{d.location}: {d.message}" if d.location else d.message for d in interpreter.failures)),
+        serving=serving,
     )
 
 
@@ -191,7 +214,7 @@ class _Walker:
             if id(value) in self._visited:
                 return  # the same layer referenced again (e.g. by a stage-boundary object)
             self._visited.add(id(value))
-            self._leaf(value, path, role=role, layer=layer, owner=owner)
+            self._leaf(value, path, role=role, layer=layer, owner=owner, parent=parent)
         elif isinstance(value, Instance):
             if id(value) in self._visited:
                 return  # an alias such as `self.lm_head = self.model.embed_tokens`
@@ -205,6 +228,12 @@ class _Walker:
                     self.visit(item, f"{path}.{i}" if path else str(i), parent=parent, role=role, layer=layer, owner=owner)
 
     def _instance(self, inst: Instance, path: str, *, role: str, layer: int | None) -> None:
+        if _computes_alone(inst):
+            self._unknown(
+                path, inst.cls.name, "", layer, _span(inst.location),
+                f"{inst.cls.name} is a model-local module whose forward computes without any SGLang layer inside "
+                "(in PyTorch or with kernels of its own): the parser has no kernel mapping for it",
+            )
         for name, child in inst.attrs.items():
             child_path = f"{path}.{name}" if path else name
             if role == "layer":
@@ -231,23 +260,11 @@ class _Walker:
             item_role = "layer" if is_decoder_stack else "nested"
             self.visit(item, f"{path}.*", parent=parent, role=item_role, layer=item_layer, owner=owner)
 
-    def _leaf(self, leaf: Leaf, path: str, *, role: str, layer: int | None, owner: ClassValue | None) -> None:
+    def _leaf(self, leaf: Leaf, path: str, *, role: str, layer: int | None, owner: ClassValue | None, parent: Instance | None = None) -> None:
         span = _span(leaf.location)
         owner_name = owner.name if owner else ""
         if leaf.kind == "unknown":
-            key = (path, leaf.class_name)
-            entry = self.unknown.get(key)
-            if entry is None:
-                entry = UnknownComponent(
-                    path=path,
-                    class_name=leaf.class_name,
-                    owner_class=owner_name,
-                    reason=f"{leaf.class_name} is a torch module from outside the model files that the parser has no kernel mapping for",
-                    location=span,
-                )
-                self.unknown[key] = entry
-            if layer is not None and layer not in entry.layers:
-                entry.layers.append(layer)
+            self._unknown(path, leaf.class_name, owner_name, layer, span, f"{leaf.class_name} is a torch module from outside the model files that the parser has no kernel mapping for")
             return
         params = {name: _param(value) for name, value in leaf.params.items() if _keep_param(name, value)}
         quant = leaf.params.get("quant_config")
@@ -263,13 +280,37 @@ class _Walker:
             conditions=list(leaf.conditions),
             quantized=quant is not None and not (isinstance(quant, Choice) and None in quant.options),
             builds=_built(leaf),
-            call_keywords=self._call_keywords(owner, attribute),
+            **self._usage(owner, attribute, parent),
+            base_class=leaf.base_class,
+            replaces_forward=leaf.replaces_forward,
         ), layer)
 
-    def _call_keywords(self, owner: ClassValue | None, attribute: str) -> list[str]:
+    def _unknown(self, path: str, class_name: str, owner: str, layer: int | None, span: SourceSpan | None, reason: str) -> None:
+        key = (path, class_name)
+        entry = self.unknown.get(key)
+        if entry is None:
+            entry = self.unknown[key] = UnknownComponent(path=path, class_name=class_name, owner_class=owner, reason=reason, location=span)
+        if layer is not None and layer not in entry.layers:
+            entry.layers.append(layer)
+
+    def _usage(self, owner: ClassValue | None, attribute: str, parent: Instance | None) -> dict[str, list]:
         if owner is None or not attribute.isidentifier():
-            return []
-        return self.call_sites.keywords_passed(owner, attribute)
+            return {}
+        usage = self.call_sites.usage(owner, attribute)
+        # A keyword passed as one of the owner's attributes that this instance holds None
+        # for (MiMo V2's full-attention layers: sinks=self.attention_sink_bias = None) is
+        # not passed in effect.
+        absent = {
+            keyword
+            for keyword, attrs in usage.keyword_attributes.items()
+            if parent is not None and all(name in parent.attrs and parent.attrs[name] is None for name in attrs)
+        }
+        return {
+            "call_keywords": sorted({k for _, keywords in usage.calls for k in keywords} - absent),
+            "calls": sorted((count, list(keywords)) for count, keywords in usage.calls),
+            "handed_to": sorted(usage.handed_to),
+            "methods_called": sorted(usage.methods | usage.attributes),
+        }
 
     def _parameter_linear(self, inst: Instance, tensor: TensorValue, path: str, *, layer: int | None) -> None:
         out_features, in_features = tensor.shape
@@ -307,6 +348,25 @@ def _built(leaf: Leaf) -> list[BuiltModule]:
         if entry not in found:
             found.append(entry)
     return found
+
+
+def _computes_alone(inst: Instance) -> bool:
+    """A model file's module that defines a forward but holds no layer, sub-module or weight
+    matrix the walker maps (MiniMax M2's tensor-parallel QK RMSNorm, Gemma 3's HF-style
+    rotary table): what it runs is not known, so it is reported rather than dropped."""
+    if not inst.cls.module.startswith("sglang.srt.models"):
+        return False
+    if not any(isinstance(s, cst.FunctionDef) and s.name.value == "forward" for s in inst.cls.node.body.body):
+        return False
+    return not any(_is_module_value(v) for v in inst.attrs.values())
+
+
+def _is_module_value(value: Any) -> bool:
+    if isinstance(value, Choice):
+        return any(_is_module_value(o) for o in value.options)
+    if isinstance(value, (list, tuple)):
+        return any(_is_module_value(v) for v in value)
+    return isinstance(value, (Leaf, Instance, LayerList)) or (isinstance(value, TensorValue) and len(value.shape) == 2)
 
 
 def _holds_stack(inst: Instance) -> bool:

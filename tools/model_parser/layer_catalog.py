@@ -52,10 +52,32 @@ LEAF_CLASSES: dict[str, LeafSpec] = {
     "FusedMoE": LeafSpec("moe.experts", ("num_experts", "hidden_size", "intermediate_size", "layer_id", "top_k")),
     "DeepEPMoE": LeafSpec("moe.experts", ("num_experts", "top_k", "hidden_size", "intermediate_size")),
     "TopK": LeafSpec("moe.topk", ("top_k",)),
-    # activations (fused into GEMM epilogues or tiny elementwise kernels)
+    # activations (fused into GEMM epilogues or tiny elementwise kernels); the planner
+    # names each in its skip note (ACTIVATIONS)
     "SiluAndMul": LeafSpec("activation", ()),
-    "GeluAndMul": LeafSpec("activation", ()),
+    "SituAndMul": LeafSpec("activation", ()),
+    "GeluAndMul": LeafSpec("activation", ("approximate",)),
+    "NewGELU": LeafSpec("activation", ()),
+    "ReLU2": LeafSpec("activation", ()),
+    "QuickGELU": LeafSpec("activation", ()),
+    "XIELU": LeafSpec("activation", ()),
 }
+
+ACTIVATIONS: dict[str, str] = {
+    "SiluAndMul": "SiLU-and-mul (the SwiGLU gate)",
+    "SituAndMul": "SiTU-and-mul",
+    "GeluAndMul": "GELU-and-mul (the GeGLU gate)",
+    "NewGELU": "GELU (tanh approximation)",
+    "ReLU2": "squared ReLU",
+    "QuickGELU": "quick GELU (x * sigmoid(1.702 x))",
+    "XIELU": "xIELU",
+    "nn.GELU": "GELU",
+    "nn.SiLU": "SiLU",
+    "nn.ReLU": "ReLU",
+    "nn.Tanh": "tanh",
+    "nn.Sigmoid": "sigmoid",
+}
+"""What each activation layer computes, for the note that says why it has no kernel."""
 
 # Functions that build a leaf rather than a class (`get_rope(...)` returns a rotary module).
 # The leaf keeps the model's call and its arguments; the class the factory builds is

@@ -76,8 +76,6 @@ def runtime_objects(profile: ParallelProfile) -> dict[str, Any]:
             "enable_dp_attention": False,
             "enable_dp_lm_head": False,
             "attention_backend": "flashinfer",
-            "prefill_attention_backend": None,
-            "decode_attention_backend": None,
             "moe_a2a_backend": "none",
             "moe_runner_backend": "auto",
             "speculative_algorithm": None,
@@ -85,7 +83,13 @@ def runtime_objects(profile: ParallelProfile) -> dict[str, Any]:
             "disable_cuda_graph": False,
             "enable_eplb": False,
             "ep_num_redundant_experts": 0,
-            "disable_shared_experts_fusion": True,
+            # SGLang's default; the model class's own gate decides (see serving.py).
+            "disable_shared_experts_fusion": False,
+            "enforce_shared_experts_fusion": False,
+            "prefill_attention_backend": None,
+            "decode_attention_backend": None,
+            "dtype": "auto",
+            "_quantization_explicitly_unset": False,
             "tp_size": tp_sym,
             "ep_size": ep_sym,
             "dp_size": 1,
@@ -102,10 +106,22 @@ def runtime_objects(profile: ParallelProfile) -> dict[str, Any]:
             "exec",
             {
                 "deterministic": ProfileObject("deterministic", {"rl_on_policy_target": None}),
-                "moe": ProfileObject("moe", {"ep_num_redundant_experts": 0}),
+                "moe": ProfileObject(
+                    "moe",
+                    {
+                        "ep_num_redundant_experts": 0,
+                        "disable_shared_experts_fusion": False,
+                        "enforce_shared_experts_fusion": False,
+                        "enable_waterfill": False,
+                    },
+                ),
             },
         ),
         "get_model": ProfileObject("model", {"kv_cache_dtype": "auto"}),
+        "get_platform": PLATFORM,
+        # The override registry reads server arguments through these views.
+        "resolving_view": server_args,
+        "resolved_view": server_args,
         "get_spec": ProfileObject("spec", {"speculative_algorithm": None}),
         "get_device": ProfileObject("device", {"device": "cuda"}),
         "get_pp_group": pp_group,
@@ -128,6 +144,31 @@ def runtime_objects(profile: ParallelProfile) -> dict[str, Any]:
         "is_dense_ffn_fully_dp": False,
     }
 
+
+PLATFORM = ProfileObject(
+    "platform",
+    {
+        "is_cuda": True,
+        "is_hip": False,
+        "is_npu": False,
+        "is_xpu": False,
+        "is_musa": False,
+        "is_sm90": True,
+        "is_sm100": False,
+        "is_sm100_or_sm110": False,
+        "is_sm110": False,
+        "is_sm120": False,
+        "is_blackwell": False,
+        "device_sm": 90,
+        "device_capability": (9, 0),
+        "has_flashinfer": True,
+        "has_amx": False,
+    },
+)
+"""`get_platform()`: the Hopper GPU (SM90, H100/H200) the project verifies on."""
+
+DEVICE_CAPABILITY = (9, 0)
+"""What `torch.cuda.get_device_capability()` answers on that GPU."""
 
 # Platform probes that hold on the CUDA machines SGLang's FlashInfer backend serves on;
 # every other `is_*`/`use_*`/`has_*` probe whose value is unknown defaults to False.

@@ -266,11 +266,21 @@ class ConfigObject:
         """The field as an interpreter value (scalars carry their expression)."""
         value = self.data[name]
         expr = f"{self.path}.{name}"
-        if isinstance(value, dict) and (name in self.SUBCONFIG_KEYS or name.endswith("_config") and "model_type" in value):
+        if isinstance(value, dict) and (self.is_record or name in self.SUBCONFIG_KEYS or name.endswith("_config") and "model_type" in value):
             return ConfigObject(value, expr)
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            # A per-layer table such as DeciLM's `block_configs`: its remote config code
+            # turns each entry into an object read by attribute
+            # (`config.block_configs[i].attention.n_heads_in_group`).
+            return [ConfigObject(item, f"{expr}[{i}]") for i, item in enumerate(value)]
         if isinstance(value, (int, float, str, bool)):
             return Sym(value, expr)
         return value
+
+    @property
+    def is_record(self) -> bool:
+        """An entry of a per-layer table: its nested dicts are objects too (`.attention.no_op`)."""
+        return self.path.endswith("]")
 
     def __repr__(self) -> str:
         return f"ConfigObject({self.path})"
@@ -378,6 +388,10 @@ class Leaf:
     """For a factory leaf: the module(s) its body builds for these arguments, each a leaf
     of the class built with that class's constructor arguments (several when an unresolved
     switch decides)."""
+    base_class: str | None = None
+    """For a model-local subclass of a layer class: the layer class it extends."""
+    replaces_forward: str | None = None
+    """`file:line` of a forward such a subclass defines without calling the layer's own."""
 
     def __repr__(self) -> str:
         return f"<leaf {self.kind} {self.class_name}>"

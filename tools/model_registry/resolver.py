@@ -124,8 +124,8 @@ class ModelResolver:
             config_source = f"shipped:{entry.config}"
         else:  # pragma: no cover - _find_entry raises when nothing matches without a config
             raise UnknownModelError(f"Unknown model {name!r}.")
-        config = self._text_config(config, entry)
-        architecture = self._architecture(config, entry, config_source)
+        config, entry_applies = self._text_config(config, entry)
+        architecture = self._architecture(config, entry if entry_applies else None, config_source)
         matches = [c for c in self.classes if c.architecture == architecture]
         if not matches:
             close = difflib.get_close_matches(architecture, sorted({c.architecture for c in self.classes}), n=5, cutoff=0.6)
@@ -215,19 +215,31 @@ class ModelResolver:
 
     # ----------------------------------------------------------------- config
 
-    def _text_config(self, config: dict[str, Any], entry: CatalogEntry | None) -> dict[str, Any]:
+    def _text_config(self, config: dict[str, Any], entry: CatalogEntry | None) -> tuple[dict[str, Any], bool]:
+        """The config to extract from, and whether the catalog entry's architecture and
+        defaults apply to it. A catalog model with a nested text config (Gemma 3's
+        `text_config`) may be given its text-only config instead (`--config` of a
+        Gemma3ForCausalLM checkpoint): then the config's own `architectures` decides."""
         key = entry.text_config_key if entry else None
         if key:
             nested = config.get(key)
-            if not isinstance(nested, dict):
-                raise ConfigError(f"The config has no {key!r} object to extract from.")
-            text = dict(nested)
-            if config.get("quantization_config") is not None:
-                text.setdefault("quantization_config", config["quantization_config"])
-            config = text
+            if isinstance(nested, dict):
+                text = dict(nested)
+                if config.get("quantization_config") is not None:
+                    text.setdefault("quantization_config", config["quantization_config"])
+                config = text
+            elif not config.get("architectures"):
+                raise ConfigError(
+                    f"The config has neither a {key!r} object nor an `architectures` list naming the model class.",
+                    hint=f"Pass the model's full config.json (with {key!r}) or a text-only config with its own `architectures`.",
+                )
+            else:
+                own = config["architectures"][0]
+                if entry is not None and entry.architecture and own != entry.architecture:
+                    return config, False
         if entry is not None and entry.config_defaults:
             config = {**entry.config_defaults, **config}
-        return config
+        return config, True
 
     def _architecture(self, config: dict[str, Any], entry: CatalogEntry | None, source: str) -> str:
         if entry is not None and entry.architecture:

@@ -8,10 +8,12 @@ from tools.model_parser.inventory import Component, Inventory, ParamValue
 NAMES = DefinitionNames(BuildContext(model_slug="test"))
 
 
-def norm(path, hidden, layers, role="nested"):
+def norm(path, hidden, layers, role="nested", handed_to=()):
+    # Called on the hidden states alone unless handed to SGLang's residual stream.
     return Component(
         path=path, kind="norm.rmsnorm", class_name="RMSNorm", owner_class="Owner", parent_role=role,
         params={"hidden_size": ParamValue(value=hidden)}, layers=layers,
+        calls=[] if handed_to else [(1, [])], handed_to=list(handed_to),
     )
 
 
@@ -28,8 +30,8 @@ def test_components_sharing_a_path_keep_their_own_kernels():
 
 
 def test_a_residual_stream_norm_runs_both_norm_kernels():
-    final = norm("model.norm", 1024, [], role="model")
-    names = [k.definition_name for k in component_kernels(inventory(final), PlanOptions(), NAMES)]
+    stage = norm("model.layers.*.input_layernorm", 1024, [0, 1], role="decoder_layer", handed_to=["append_stages"])
+    names = [k.definition_name for k in component_kernels(inventory(stage), PlanOptions(), NAMES)]
     assert sorted(names) == ["fused_add_rmsnorm_h1024", "rmsnorm_h1024"]
 
 

@@ -94,3 +94,40 @@ def test_a_known_target_pins_its_constant_axes_and_tags_the_stage():
         definition_from_reply(parse_reply(json.dumps(GOOD)), brief(target=target))
     right = with_changes(name="gemma_rmsnorm_h512", axes={"batch_size": {"type": "var"}, "hidden_size": {"type": "const", "value": 512}})
     assert "stage:decode" in definition_from_reply(parse_reply(right), brief(target=target))["tags"]
+
+
+# The dataset's MoE naming (flashinfer-bench moe_fp8_block_scale_ds_routing_topk8_ng8_kg4_e32_h7168_i2048):
+# the name carries top-k, groups, local experts, hidden and intermediate sizes; the global
+# expert count (32 x EP 8), gemm1_out_size (2 x 2048) and the 128-block counts follow from them.
+MOE_AXES = {
+    "seq_len": {"type": "var"},
+    "num_experts": {"type": "const", "value": 256},
+    "num_local_experts": {"type": "const", "value": 32},
+    "hidden_size": {"type": "const", "value": 7168},
+    "intermediate_size": {"type": "const", "value": 2048},
+    "gemm1_out_size": {"type": "const", "value": 4096},
+    "num_hidden_blocks": {"type": "const", "value": 56},
+    "num_intermediate_blocks": {"type": "const", "value": 16},
+    "num_gemm1_out_blocks": {"type": "const", "value": 32},
+    "top_k": {"type": "const", "value": 8},
+}
+MOE = {
+    "name": "moe_fp8_block_scale_ds_routing_topk8_ng8_kg4_e32_h7168_i2048",
+    "op_type": "moe",
+    "axes": MOE_AXES,
+    "inputs": {"hidden_states": {"shape": ["seq_len", "hidden_size"], "dtype": "float8_e4m3fn"}},
+    "outputs": {"output": {"shape": ["seq_len", "hidden_size"], "dtype": "bfloat16"}},
+    "reference": "import torch\n\ndef run(hidden_states):\n    return hidden_states.to(torch.bfloat16)\n",
+}
+
+
+def test_derived_constant_axes_may_be_left_out_of_the_name_as_the_dataset_does():
+    definition = definition_from_reply(parse_reply(json.dumps(MOE)), brief(kind="moe.experts", class_name="FusedMoE", ep=8))
+    assert definition["name"] == MOE["name"]
+
+
+def test_an_independent_constant_axis_must_still_be_named():
+    reply = parse_reply(json.dumps({**MOE, "name": "moe_fp8_block_scale_ds_routing_topk8_ng8_kg4_e32_h7168"}))
+    with pytest.raises(ReplyProblem) as caught:
+        definition_from_reply(reply, brief(kind="moe.experts", class_name="FusedMoE", ep=8))
+    assert any("missing: intermediate_size=2048" in p for p in caught.value.problems), caught.value.problems

@@ -199,3 +199,29 @@ def test_a_constructor_that_raises_for_the_profile_is_a_failure(tmp_path):
     assert inventory.failures and "assert config.num_attention_heads" in inventory.failures[0]
     inventory, _ = components(index, {"num_attention_heads": 8}, tp=4)
     assert inventory.failures == []
+
+
+ANY_OVER_A_SET = '''
+    from torch import nn
+    from sglang.srt.layers.basic import RMSNorm, ReplicatedLinear
+    ARCHS = frozenset({"B", "C"})
+    class Toy(nn.Module):
+        def __init__(self, config, quant_config=None, prefix=""):
+            super().__init__()
+            archs = {"A", *ARCHS}
+            if any(a in archs for a in config.architectures):
+                self.known = RMSNorm(config.hidden_size)
+            if any(a in config.maybe for a in config.architectures):
+                self.unknown = ReplicatedLinear(config.hidden_size, 8)
+'''
+
+
+def test_any_over_a_starred_set_is_decided_and_unknown_items_stay_unknown(tmp_path):
+    index = make_tree(tmp_path, ANY_OVER_A_SET)
+    _, found = components(index, {"architectures": ["Z"], "hidden_size": 64})
+    # "Z" is in neither {"A", "B", "C"}: no norm. Membership in an unknown field is not True:
+    # the linear is built only under a condition the parser could not decide.
+    assert "known" not in found
+    assert found["unknown"].conditions
+    _, found = components(index, {"architectures": ["C"], "hidden_size": 64})
+    assert "known" in found and not found["known"].conditions

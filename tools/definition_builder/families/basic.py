@@ -11,36 +11,36 @@ from typing import Any, Callable
 import torch
 
 from tools.definition_builder import paged_references, references
-from tools.definition_builder.families.common import _KV_TOKENS, _PAGES, _TOKENS, Family, _meta, paged_definition, reference_source
+from tools.definition_builder.families.common import _KV_TOKENS, _PAGES, _TOKENS, Family, _meta, activation_dtype, paged_definition, reference_source, with_activation_dtype
 from tools.kernel_spec import KernelSpec
 
 
 def _rmsnorm(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    h = spec.axes["hidden_size"]
-    return flashinfer.norm.rmsnorm.fi_trace(input=_meta(_TOKENS, h), weight=_meta(h))
+    h, dtype = spec.axes["hidden_size"], activation_dtype(spec)
+    return flashinfer.norm.rmsnorm.fi_trace(input=_meta(_TOKENS, h, dtype=dtype), weight=_meta(h, dtype=dtype))
 
 
 def _fused_add_rmsnorm(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    h = spec.axes["hidden_size"]
-    return flashinfer.norm.fused_add_rmsnorm.fi_trace(input=_meta(_TOKENS, h), residual=_meta(_TOKENS, h), weight=_meta(h))
+    h, dtype = spec.axes["hidden_size"], activation_dtype(spec)
+    return flashinfer.norm.fused_add_rmsnorm.fi_trace(input=_meta(_TOKENS, h, dtype=dtype), residual=_meta(_TOKENS, h, dtype=dtype), weight=_meta(h, dtype=dtype))
 
 
 def _gemma_rmsnorm(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    h = spec.axes["hidden_size"]
-    return flashinfer.norm.gemma_rmsnorm.fi_trace(input=_meta(_TOKENS, h), weight=_meta(h))
+    h, dtype = spec.axes["hidden_size"], activation_dtype(spec)
+    return flashinfer.norm.gemma_rmsnorm.fi_trace(input=_meta(_TOKENS, h, dtype=dtype), weight=_meta(h, dtype=dtype))
 
 
 def _gemma_fused_add_rmsnorm(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    h = spec.axes["hidden_size"]
-    return flashinfer.norm.gemma_fused_add_rmsnorm.fi_trace(input=_meta(_TOKENS, h), residual=_meta(_TOKENS, h), weight=_meta(h))
+    h, dtype = spec.axes["hidden_size"], activation_dtype(spec)
+    return flashinfer.norm.gemma_fused_add_rmsnorm.fi_trace(input=_meta(_TOKENS, h, dtype=dtype), residual=_meta(_TOKENS, h, dtype=dtype), weight=_meta(h, dtype=dtype))
 
 
 def _layernorm(spec: KernelSpec) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _layernorm(spec: KernelSpec) -> dict[str, Any]:
 
     h = spec.axes["hidden_size"]
     # FlashInfer's LayerNorm takes float32 gamma/beta with bf16 activations.
-    return flashinfer.norm.layernorm.fi_trace(input=_meta(_TOKENS, h), gemma=_meta(h, dtype=torch.float32), beta=_meta(h, dtype=torch.float32))
+    return flashinfer.norm.layernorm.fi_trace(input=_meta(_TOKENS, h, dtype=activation_dtype(spec)), gemma=_meta(h, dtype=torch.float32), beta=_meta(h, dtype=torch.float32))
 
 
 def _gemm(spec: KernelSpec) -> dict[str, Any]:
@@ -92,32 +92,34 @@ def _gemm_fp8_block_scale(spec: KernelSpec) -> dict[str, Any]:
 
 
 def _paged_kv(spec: KernelSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    ps, kv, d = spec.axes["page_size"], spec.axes["num_kv_heads"], spec.axes["head_dim"]
-    return _meta(_PAGES, ps, kv, d), _meta(_PAGES, ps, kv, d)
+    ps, kv, d, dtype = spec.axes["page_size"], spec.axes["num_kv_heads"], spec.axes["head_dim"], activation_dtype(spec)
+    return _meta(_PAGES, ps, kv, d, dtype=dtype), _meta(_PAGES, ps, kv, d, dtype=dtype)
 
 
 def _gqa_paged_decode(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"])
+    q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"], dtype=activation_dtype(spec))
     raw = flashinfer.decode.BatchDecodeWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
-    return paged_definition(raw, spec.axes["page_size"], paged_references.gqa_paged_decode)
+    return with_activation_dtype(paged_definition(raw, spec.axes["page_size"], paged_references.gqa_paged_decode), spec)
 
 
 def _gqa_paged_prefill(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"])
+    q = _meta(_TOKENS, spec.axes["num_qo_heads"], spec.axes["head_dim"], dtype=activation_dtype(spec))
     raw = flashinfer.prefill.BatchPrefillWithPagedKVCacheWrapper.run.fi_trace(q=q, paged_kv_cache=_paged_kv(spec))
-    return paged_definition(raw, spec.axes["page_size"], paged_references.gqa_paged_prefill)
+    return with_activation_dtype(paged_definition(raw, spec.axes["page_size"], paged_references.gqa_paged_prefill), spec)
 
 
 def _gqa_ragged_prefill(spec: KernelSpec) -> dict[str, Any]:
     import flashinfer
 
-    d, kv = spec.axes["head_dim"], spec.axes["num_kv_heads"]
-    q = _meta(_TOKENS, spec.axes["num_qo_heads"], d)
-    return flashinfer.prefill.BatchPrefillWithRaggedKVCacheWrapper.run.fi_trace(q=q, k=_meta(_KV_TOKENS, kv, d), v=_meta(_KV_TOKENS, kv, d))
+    d, kv, dtype = spec.axes["head_dim"], spec.axes["num_kv_heads"], activation_dtype(spec)
+    q = _meta(_TOKENS, spec.axes["num_qo_heads"], d, dtype=dtype)
+    return with_activation_dtype(
+        flashinfer.prefill.BatchPrefillWithRaggedKVCacheWrapper.run.fi_trace(q=q, k=_meta(_KV_TOKENS, kv, d, dtype=dtype), v=_meta(_KV_TOKENS, kv, d, dtype=dtype)), spec
+    )
 
 
 def _sampling(api_name: str, with_k: bool, with_p: bool) -> Callable[[KernelSpec], dict[str, Any]]:

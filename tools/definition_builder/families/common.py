@@ -25,6 +25,19 @@ def _meta(*shape: int, dtype: torch.dtype = BF16) -> torch.Tensor:
     return torch.empty(*shape, dtype=dtype, device="meta")
 
 
+def activation_dtype(spec: KernelSpec) -> torch.dtype:
+    """The dtype of the hidden states the kernel reads: the one SGLang serves the model in."""
+    return getattr(torch, spec.dtype)
+
+
+def with_activation_dtype(raw: dict[str, Any], spec: KernelSpec) -> dict[str, Any]:
+    """A template definition whose reference writes its output as bfloat16 whatever q's
+    dtype (FlashInfer 0.7.2's attention templates), writing it in the served dtype."""
+    if spec.dtype != "bfloat16":
+        raw["reference"] = raw["reference"].replace("torch.bfloat16", f"torch.{spec.dtype}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Family:
     """How to build one family's raw definition dict (before normalisation).

@@ -51,6 +51,7 @@ def _rope_with_cos_sin_cache(spec: KernelSpec) -> dict[str, Any]:
     )
     partial = f"; the other {head - rotary} pass unchanged" if rotary < head else ""
     prelude = f"HEAD_SIZE = {head}\nROTARY_DIM = {rotary}\nNEOX_STYLE = {is_neox}\n\n\n"
+    dtype = spec.dtype  # q and k in the dtype SGLang serves the model in
     return {
         "name": rope_name(head, rotary, is_neox),
         "op_type": "rope",
@@ -70,8 +71,8 @@ def _rope_with_cos_sin_cache(spec: KernelSpec) -> dict[str, Any]:
             "max_seq_len": {"type": "var", "description": "Positions the cos/sin cache covers."},
         },
         "inputs": {
-            "q": {"shape": ["num_tokens", "num_qo_heads", "head_size"], "dtype": "bfloat16", "description": "Queries."},
-            "k": {"shape": ["num_tokens", "num_kv_heads", "head_size"], "dtype": "bfloat16", "description": "Keys."},
+            "q": {"shape": ["num_tokens", "num_qo_heads", "head_size"], "dtype": dtype, "description": "Queries."},
+            "k": {"shape": ["num_tokens", "num_kv_heads", "head_size"], "dtype": dtype, "description": "Keys."},
             "cos_sin_cache": {
                 "shape": ["max_seq_len", "rotary_dim"],
                 "dtype": "float32",
@@ -80,8 +81,8 @@ def _rope_with_cos_sin_cache(spec: KernelSpec) -> dict[str, Any]:
             "positions": {"shape": ["num_tokens"], "dtype": "int64", "description": "Each token's position: its row of cos_sin_cache."},
         },
         "outputs": {
-            "q_out": {"shape": ["num_tokens", "num_qo_heads", "head_size"], "dtype": "bfloat16", "description": "Rotated queries."},
-            "k_out": {"shape": ["num_tokens", "num_kv_heads", "head_size"], "dtype": "bfloat16", "description": "Rotated keys."},
+            "q_out": {"shape": ["num_tokens", "num_qo_heads", "head_size"], "dtype": dtype, "description": "Rotated queries."},
+            "k_out": {"shape": ["num_tokens", "num_kv_heads", "head_size"], "dtype": dtype, "description": "Rotated keys."},
         },
         "reference": reference_source(references.rope_with_cos_sin_cache, prelude=prelude),
     }
