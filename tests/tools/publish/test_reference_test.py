@@ -127,7 +127,16 @@ def test_the_tolerance_and_cases_are_the_verifiers():
 def test_no_binding_no_test():
     definition = build("rmsnorm", hidden_size=256)
     definition["tags"] = [t for t in definition["tags"] if not t.startswith("fi_api:")]
+    definition["op_type"] = "vision_pooling"  # an op type no FlashInfer kernel computes
     with pytest.raises(ValueError, match="no FlashInfer binding"):
+        generate_reference_test(definition)
+
+
+def test_an_ambiguous_binding_no_test():
+    # Without fi_api an RMSNorm signature fits both x * w and Gemma's x * (1 + w): no guess.
+    definition = build("rmsnorm", hidden_size=256)
+    definition["tags"] = [t for t in definition["tags"] if not t.startswith("fi_api:")]
+    with pytest.raises(ValueError, match="several bindings apply"):
         generate_reference_test(definition)
 
 
