@@ -111,7 +111,9 @@ head -n 4 "$out/summary.md"
 
 # Call A has the longer verification; call B takes the earlier families' GPU tests (their kernels are built by then).
 tests=(tests/tools/verification/test_flashinfer_sm90.py)
-[ "$mode" = dsl ] && tests=(tests/tools/verification/test_flashinfer_dsl.py)
+# Call B also runs the generated reference tests of `agent batch` bundles (one small definition
+# per family) and the interruption test's GPU case (Ctrl-C during a GPU comparison).
+[ "$mode" = dsl ] && tests=(tests/tools/verification/test_flashinfer_dsl.py tests/tools/publish/test_reference_test.py tests/agent/test_interruption.py)
 [ "$mode" = dsl ] && [ "${SKIP_OLD_TESTS:-0}" != 1 ] && tests+=(tests/tools/verification/test_flashinfer_bindings.py tests/tools/verification/test_flashinfer_mla.py)
 step "pytest -m gpu ${tests[*]}"
 python3 -m pytest -m gpu -q -p no:cacheprovider --durations=15 "${tests[@]}" --junitxml "$out/pytest.xml"
