@@ -121,16 +121,32 @@ def run_reference_check(job: dict[str, Any]) -> dict[str, Any]:
             second = as_outputs(run(*make_inputs(definition, case, device=job.get("device", "cpu"), seed=job.get("seed", 0))), output_names)
             entry["outputs"] = [summarize(t) for t in first]
             entry["axes"] = var_axis_values(definition, inputs)
-            entry["deterministic"] = all(
-                (not isinstance(a, torch.Tensor)) or (isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b))
-                for a, b in zip(first, second)
-            )
+            entry["deterministic"] = all(_same_output(a, b) for a, b in zip(first, second))
             entry["count"] = len(first)
         except Exception as exc:  # reported to the parent, which decides
             entry["error"] = f"{type(exc).__name__}: {exc}"
             entry["traceback"] = traceback.format_exc(limit=6)[-2000:]
         cases.append(entry)
     return {"cases": cases}
+
+
+def _same_output(a: Any, b: Any) -> bool:
+    """Whether two runs' outputs agree: exactly, or for floating point within one rounding
+    step of their dtype. The CPU's vectorized and scalar math may round the same element
+    differently from run to run (a vector loop's tail); a reference that draws random
+    numbers differs far more."""
+    import torch
+
+    if not isinstance(a, torch.Tensor):
+        return True
+    if not isinstance(b, torch.Tensor) or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if torch.equal(a, b):
+        return True
+    if not a.is_floating_point():
+        return False
+    info = torch.finfo(a.dtype)
+    return torch.allclose(a.double(), b.double(), rtol=info.eps, atol=info.tiny, equal_nan=True)
 
 
 def run_compare(job: dict[str, Any]) -> dict[str, Any]:

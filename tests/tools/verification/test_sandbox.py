@@ -51,6 +51,22 @@ def test_nan_outputs_and_nondeterminism_fail():
     assert results["random"].passed
 
 
+# References that remember their calls: each case's second run differs from its first.
+REMEMBERS = "run.calls = getattr(run, 'calls', 0) + 1\n"
+
+
+def test_a_second_run_that_differs_fails_but_one_rounding_step_is_no_difference():
+    results = check_references(
+        [
+            toy("drifts", REMEMBERS + "return x * (1 + (run.calls % 2) * 1e-3)"),
+            toy("rounds", REMEMBERS + "return torch.nextafter(x, torch.full_like(x, float('inf'))) if run.calls % 2 else x"),
+        ],
+        limits=LIMITS,
+    )
+    assert not results["drifts"].passed and "two runs on the same inputs gave different outputs" in results["drifts"].error
+    assert results["rounds"].passed, results["rounds"].error
+
+
 def test_printing_to_stdout_or_flooding_stderr_does_not_disturb_the_protocol():
     chatty = toy("chatty", "print('debug', x.shape)\nimport sys\nsys.stderr.write('x' * 300_000)\nreturn x + 1")
     results = check_references([chatty, toy("after", "return x + 1")], limits=LIMITS)
