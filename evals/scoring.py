@@ -212,7 +212,11 @@ def signature_differences(expected: Signature, definition: dict[str, Any]) -> li
 
 def score_signatures(truth: ModelTruth, signatures: dict[str, Signature], definitions: dict[str, dict[str, Any]]) -> list[SignatureResult]:
     """Every expected name with an official signature, and the sampled ones, against it."""
-    names = sorted({n for n in truth.expected_names if n in signatures} | set(truth.signatures))
+    names = sorted(
+        n
+        for n in {n for n in truth.expected_names if n in signatures} | set(truth.signatures)
+        if n not in signatures or not signatures[n].models or truth.model in signatures[n].models
+    )
     results = []
     for name in names:
         definition = definitions.get(name)

@@ -82,6 +82,10 @@ class Signature(_Strict):
     constraints: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     """The official file's tags, in file order (entries transcribed from other commits may omit them)."""
+    models: list[str] = Field(default_factory=list)
+    """A hand-derived signature (the holdout's) holds for these models only: dataset names do
+    not carry the dtype, and a model served in float16 has float16 tensors under the same name
+    a bfloat16 model has bfloat16 ones. Empty: an official file, for every model."""
 
 
 class ModelTruth(_Strict):

@@ -14,7 +14,7 @@ from evals.scoring import (
     signature_differences,
     summarize,
 )
-from evals.truth import GroundTruth, ModelTruth
+from evals.truth import HOLDOUT_DIR, GroundTruth, ModelTruth
 
 SIGNATURES = GroundTruth.load().signatures
 DECODE = "gqa_paged_decode_h32_kv8_d128_ps1"
@@ -134,3 +134,19 @@ def test_a_model_score_and_the_totals_weigh_every_expected_name():
     totals = summarize(scores)
     assert (totals.hits, totals.expected, totals.recall) == (1, 10, 0.1)
     assert (totals.checks_passed, totals.pending, totals.seconds) == (1, 1, 3.0)
+
+
+def test_a_hand_derived_signature_is_checked_only_for_the_models_it_names():
+    # The holdout's rmsnorm_h4096 is derived for models served in float16; a bfloat16 model
+    # runs bfloat16 tensors under the same name, which is no signature miss.
+    holdout = GroundTruth.load(HOLDOUT_DIR).signatures
+    name = "rmsnorm_h4096"
+    float16 = as_definition(holdout[name]) | {"name": name}
+    bfloat16 = copy.deepcopy(float16)
+    for tensor in (*bfloat16["inputs"].values(), *bfloat16["outputs"].values()):
+        tensor["dtype"] = "bfloat16"
+    expected = [{"name": name, "source": "x"}]
+    for model, definition, checked in (("olmo-2-1124-7b", float16, [(name, True)]), ("mimo-v2-flash", bfloat16, [])):
+        run = ModelRun(model=model, tp=[1], ep=[1], seconds=1.0, definitions=[extracted(name, definition=definition)])
+        score = score_model(truth(model=model, expected=expected), holdout, run)
+        assert [(s.name, s.matched) for s in score.signatures] == checked, model
