@@ -23,8 +23,12 @@ install: $(BIN)/agent
 demo: install
 	$(BIN)/agent extract --model-name llama --output build/demo
 
+# One pytest worker per core (pytest-xdist); a test file's tests stay on one worker, so its
+# module fixtures (an extraction, a fake server) are built once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
+
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(BIN)/python benchmarks/bench_extract.py

@@ -22,6 +22,17 @@ def _has_gpu() -> bool:
         return False
 
 
+def pytest_sessionstart(session):
+    # With pytest-xdist (`make test` runs a worker per core) the controller fetches SGLang
+    # once, before the workers start: two workers downloading into one cache would race to
+    # put the unpacked tree in place, one deleting what the other reads.
+    if hasattr(session.config, "workerinput") or not getattr(session.config.option, "numprocesses", None):
+        return
+    from tools.source_locator import DEFAULT_SGLANG_VERSION, locate_sglang
+
+    locate_sglang(version=DEFAULT_SGLANG_VERSION, use_installed=False)
+
+
 def pytest_collection_modifyitems(config, items):
     if _has_gpu():
         return
