@@ -28,6 +28,7 @@ from agent.context import AgentContext
 from agent.progress import Progress
 from agent.report import build_report
 from agent.state import ExtractRequest
+from tools.dedup_store import StoreDecision
 from tools.errors import ExtractionError
 
 
@@ -53,15 +54,13 @@ class DefinitionOutcome(BaseModel):
     """One kernel that reached the store: what the store decided."""
 
     name: str
-    """The stored name (versioned on a conflict, with the extraction as it is today)."""
-    planned_name: str
     action: str
     """`new`, `existing`, `shared` or `conflict` (`tools.dedup_store.StoreDecision`)."""
     op_type: str
     path: str
+    """The dataset's file: written, tagged, left alone, or (on a conflict) the other kernel's."""
     added_tags: list[str] = Field(default_factory=list)
     differences: list[str] = Field(default_factory=list)
-    conflicts_with: str | None = None
     origin: str = "template"
     definition: dict[str, Any] | None = None
     """The definition as planned (dry runs bundle it from here; real runs read the stored file)."""
@@ -145,20 +144,15 @@ def extract_model(job: ExtractionJob, context: AgentContext | None = None) -> Mo
     )
 
 
-def definition_outcome(decision, definition: dict[str, Any], *, origin: str = "template", keep_definition: bool = False) -> DefinitionOutcome:
-    """What the store decided for one definition (a `tools.dedup_store.StoreDecision`)."""
-    # The store that makes the dataset the reference writes nothing on a conflict (the
-    # proposal goes to `proposal_path`, `path` is the dataset's file); the one before it
-    # wrote a versioned copy (`stored_name`) and named the file it conflicts with.
+def definition_outcome(decision: StoreDecision, definition: dict[str, Any], *, origin: str = "template", keep_definition: bool = False) -> DefinitionOutcome:
+    """What the store decided for one definition."""
     return DefinitionOutcome(
-        name=getattr(decision, "stored_name", None) or decision.name,
-        planned_name=decision.name,
+        name=decision.name,
         action=decision.action,
         op_type=definition["op_type"],
         path=decision.path,
         added_tags=decision.added_tags,
         differences=decision.differences,
-        conflicts_with=getattr(decision, "conflicts_with", None) or (decision.path if decision.action == "conflict" else None),
         origin=origin,
         definition=definition if keep_definition else None,
     )

@@ -71,8 +71,8 @@ def plan_bundles(
     for outcome in outcomes:
         for entry in outcome.of("conflict"):
             detail = "; ".join(entry.differences) or "the signatures differ"
-            existing = definition_path(entry.op_type, entry.planned_name)
-            plan.held_back.append(HeldBack(entry.planned_name, [outcome.slug], f"conflict with the dataset's {existing}: {detail}"))
+            existing = definition_path(entry.op_type, entry.name)
+            plan.held_back.append(HeldBack(entry.name, [outcome.slug], f"conflict with the dataset's {existing}: {detail}"))
     included: dict[str, dict[str, bytes]] = {}
     unverified: dict[str, str] = {}
     for name, candidate in candidates.items():
