@@ -17,13 +17,11 @@ from tools.errors import ExtractionError
 from tools.verification.bindings import api_name
 from tools.verification.dry_run import DryRun, dry_run, render_dry_run
 from tools.verification.environment import probe_environment
-from tools.verification.gate import run_verification
-from tools.verification.environment import parse_compute_capability
+from tools.verification.gate import flashinfer_comparer, run_verification
 from tools.verification.report import Comparison
 from tools.verification.run_log import DefinitionResult, VerificationRun, write_run
 from tools.verification.sandbox import GPU_LIMITS, SandboxLimits
 from tools.verification.selection import select_definitions
-from tools.verification.verify import verify_against_flashinfer
 
 HELP = """\
 Run each selected definition's reference and the FlashInfer kernel it stands for on the
@@ -109,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
     selection = {"names": args.names, "model": args.model_name, "all": args.all}
     stage = "compare" if environment.device == "gpu" else "check"
     listener = _progress_listener(progress, stage)
-    capability = parse_compute_capability(environment.compute_capability)
+    compare_on_gpu = flashinfer_comparer(environment, limits=limits, on_event=listener, workers=args.workers)
     with contextlib.ExitStack() as writing:
 
         def compare(chosen: list[dict[str, Any]]) -> dict[str, Comparison]:
-            comparisons = verify_against_flashinfer(chosen, limits=limits, on_event=listener, compute_capability=capability, workers=args.workers)
+            comparisons = compare_on_gpu(chosen)
             # What follows writes the statuses, baseline solutions and the run's log: a
             # Ctrl-C from here on waits for them, so that none is left without the others.
             writing.enter_context(held())
@@ -128,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
             on_event=listener,
             compare=compare,
             demote_failed=args.demote_failed,
-            workers=args.workers,
         )
         writing.enter_context(held())  # the run's report and its line in the log
         log_path = write_run(root, outcome)

@@ -40,6 +40,12 @@ Comparer = Callable[[list[dict[str, Any]]], dict[str, Comparison]]
 """Compares each definition's reference against the trusted implementation; reports by name."""
 
 
+def flashinfer_comparer(environment: Environment, *, limits: SandboxLimits, on_event: Listener | None = None, workers: int = 1) -> Comparer:
+    """The comparison against FlashInfer on this machine's GPU: the bindings its compute capability runs."""
+    capability = parse_compute_capability(environment.compute_capability)
+    return lambda chosen: verify_against_flashinfer(chosen, limits=limits, on_event=on_event, compute_capability=capability, workers=workers)
+
+
 def run_verification(
     store: DefinitionStore,
     definitions: list[dict[str, Any]],
@@ -58,12 +64,7 @@ def run_verification(
     runnable = [d for d in definitions if d["name"] not in refused]
     on_gpu = environment.device == "gpu"
     if on_gpu:
-        capability = parse_compute_capability(environment.compute_capability)
-        compare = compare or (
-            lambda chosen: verify_against_flashinfer(
-                chosen, limits=limits or GPU_LIMITS, on_event=on_event, compute_capability=capability, workers=workers
-            )
-        )
+        compare = compare or flashinfer_comparer(environment, limits=limits or GPU_LIMITS, on_event=on_event, workers=workers)
         comparisons = compare(runnable) if runnable else {}
         for name, why in refused.items():
             comparisons[name] = Comparison(name=name, passed=False, verdict="failed", expected_source="static check", actual_source="reference", error=why)
